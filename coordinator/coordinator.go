@@ -1,0 +1,182 @@
+package coordinator
+
+import (
+	"context"
+	"errors"
+	"math/bits"
+	"math/rand/v2"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/cespare/xxhash/v2"
+
+	"github.com/fluxmap/fluxmap/internal/errs"
+	"github.com/fluxmap/fluxmap/shard"
+)
+
+// Config configures a Coordinator.
+type Config struct {
+	Shards       int
+	SkiplistP    float64
+	Serializable bool // false: snapshot isolation (no read validation)
+}
+
+// Coordinator routes requests to shards, drives two-phase commit and owns
+// the oracle. Its methods are safe for concurrent use.
+type Coordinator[V any] struct {
+	oracle       *Oracle
+	shards       []*shard.Shard[V]
+	serializable bool
+
+	stop      chan struct{}
+	wg        sync.WaitGroup
+	closeOnce sync.Once
+
+	reqs    sync.Pool // *shard.Request[V]
+	waiters sync.Pool // *Waiter
+}
+
+// New starts cfg.Shards shard goroutines. Close stops them.
+func New[V any](cfg Config) *Coordinator[V] {
+	c := &Coordinator[V]{
+		oracle:       NewOracle(0),
+		serializable: cfg.Serializable,
+		stop:         make(chan struct{}),
+	}
+	c.reqs.New = func() any { return shard.NewRequest[V]() }
+	c.waiters.New = func() any { return NewWaiter() }
+	c.shards = make([]*shard.Shard[V], cfg.Shards)
+	for i := range c.shards {
+		c.shards[i] = shard.New[V](shard.Config{
+			ID:        i,
+			SkiplistP: cfg.SkiplistP,
+			Seed:      uint64(i)*0x9E3779B97F4A7C15 + 1,
+			Clock:     c.oracle,
+			Stop:      c.stop,
+		})
+	}
+	c.wg.Add(len(c.shards))
+	for _, s := range c.shards {
+		go func() {
+			defer c.wg.Done()
+			s.Run()
+		}()
+	}
+	return c
+}
+
+// Close stops every shard goroutine and waits for them, then wakes any
+// commit still waiting for visibility. Safe to call more than once.
+func (c *Coordinator[V]) Close() {
+	c.closeOnce.Do(func() {
+		close(c.stop)
+		c.wg.Wait()
+		c.oracle.Close()
+	})
+}
+
+// Oracle exposes the timestamp oracle (for vacuum and tests).
+func (c *Coordinator[V]) Oracle() *Oracle { return c.oracle }
+
+// NumShards returns the number of shards.
+func (c *Coordinator[V]) NumShards() int { return len(c.shards) }
+
+// ShardOf maps an encoded key to its shard: xxhash, then multiply-shift
+// onto [0, N) (no modulo bias, no division).
+func (c *Coordinator[V]) ShardOf(key string) int {
+	hi, _ := bits.Mul64(xxhash.Sum64String(key), uint64(len(c.shards)))
+	return int(hi)
+}
+
+func (c *Coordinator[V]) getReq() *shard.Request[V] {
+	return c.reqs.Get().(*shard.Request[V])
+}
+
+func (c *Coordinator[V]) putReq(r *shard.Request[V]) {
+	r.Reset()
+	c.reqs.Put(r)
+}
+
+// Get reads key at the current visible timestamp (an autocommit read).
+func (c *Coordinator[V]) Get(key string) (V, bool, error) {
+	r := c.getReq()
+	r.Kind = shard.KindGet
+	r.TS = c.oracle.Visible()
+	r.Keys = append(r.Keys, key)
+	var zero V
+	if err := c.shards[c.ShardOf(key)].Do(r); err != nil {
+		return zero, false, err
+	}
+	res := r.Results[0]
+	c.putReq(r)
+	return res.Value, res.Found, nil
+}
+
+// Write is an autocommit write of one key: a blind single-shard commit that
+// serializes at the shard. It retries lock conflicts with backoff until ctx
+// ends, so it never reports ErrConflict unless ctx is done. With wantOld it
+// returns the value it replaced.
+func (c *Coordinator[V]) Write(ctx context.Context, key string, val V, tombstone, wantOld bool) (old V, found bool, err error) {
+	sh := c.shards[c.ShardOf(key)]
+	for attempt := 0; ; attempt++ {
+		if err := c.oracle.Admit(); err != nil {
+			return old, false, err
+		}
+		r := c.getReq()
+		r.Kind = shard.KindCommitOne
+		r.Blind = true
+		r.WantOld = wantOld
+		r.Writes = append(r.Writes, shard.Write[V]{Key: key, Value: val, Tombstone: tombstone})
+		if err := sh.Do(r); err != nil {
+			c.oracle.Release()
+			return old, false, err
+		}
+		if r.Err == nil {
+			old, found = r.Old, r.OldFound
+			err = c.waitVisible(r.CommitTS)
+			c.oracle.Release()
+			c.putReq(r)
+			return old, found, err
+		}
+		c.oracle.Release()
+		cerr := r.Err
+		c.putReq(r)
+		if !errors.Is(cerr, errs.ErrConflict) {
+			return old, false, cerr
+		}
+		if err := Backoff(ctx, attempt); err != nil {
+			return old, false, errors.Join(err, cerr)
+		}
+	}
+}
+
+func (c *Coordinator[V]) waitVisible(ts uint64) error {
+	w := c.waiters.Get().(*Waiter)
+	err := c.oracle.WaitVisible(ts, w)
+	c.waiters.Put(w)
+	return err
+}
+
+// Backoff sleeps before retry number attempt (0-based): a few yields first,
+// then exponentially growing, fully jittered sleeps capped at ~5ms. It
+// returns ctx's error (wrapped) if ctx ends first.
+func Backoff(ctx context.Context, attempt int) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if attempt < 2 {
+		runtime.Gosched() // lock holders finish within a round trip
+		return nil
+	}
+	ceil := 10 * time.Microsecond << min(attempt-2, 9)
+	d := rand.N(ceil) + time.Microsecond
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

@@ -1,0 +1,286 @@
+package coordinator
+
+import (
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/fluxmap/fluxmap/internal/errs"
+)
+
+// ringBits sizes the oracle's rings. The admission bound (maxInFlight)
+// keeps every allocated-but-not-visible timestamp within one ring length of
+// visible, so slot t&ringMask is never needed by two live timestamps.
+const (
+	ringBits    = 16
+	ringSize    = 1 << ringBits
+	ringMask    = ringSize - 1
+	maxInFlight = ringSize / 2
+)
+
+// Oracle hands out commit timestamps and tracks which are visible.
+//
+// Invariants:
+//   - Timestamps are dense: Next is called only for a transaction that will
+//     install (every participant voted yes), so every allocated timestamp is
+//     eventually marked Done (or the database is closed or poisoned).
+//   - visible is the largest T with every timestamp <= T done; it only grows.
+//     A new snapshot reads at visible, so it is a prefix of commit order.
+//   - At most maxInFlight commits hold admission, and a commit holds it until
+//     it has seen visible pass its timestamp, so next - visible <= maxInFlight
+//     < ringSize. That is what makes the rings below safe.
+//
+// No mutex sits on the commit path: allocation is one atomic add, Done is a
+// store plus a CAS loop that any goroutine may run to push visible forward,
+// and waiters park on their own channel in a ring slot keyed by timestamp.
+// The simpler design — a mutex-guarded heap of pending timestamps, as in
+// Badger's watermark goroutine — costs a lock or a channel hop per commit,
+// which is what DESIGN.md §3 warns about on 16 cores.
+//
+// All methods are safe for concurrent use.
+type Oracle struct {
+	next     atomic.Uint64 // last allocated commit timestamp
+	_        [56]byte
+	visible  atomic.Uint64
+	_        [56]byte
+	inFlight atomic.Int64
+	_        [56]byte
+	closed   atomic.Bool
+
+	done    [ringSize]atomic.Uint64   // done[t&ringMask] == t once t is done
+	waiters [ringSize]atomic.Pointer[Waiter]
+
+	snapshots snapshotRegistry
+}
+
+// Waiter parks one goroutine until a timestamp becomes visible. A Waiter is
+// reused across commits by its owner; it is not shared between goroutines.
+type Waiter struct {
+	ts uint64
+	ch chan struct{}
+}
+
+// NewWaiter returns a Waiter ready for use.
+func NewWaiter() *Waiter { return &Waiter{ch: make(chan struct{}, 1)} }
+
+// NewOracle returns an oracle whose first commit gets timestamp start+1 and
+// whose initial visible watermark is start.
+func NewOracle(start uint64) *Oracle {
+	o := &Oracle{}
+	o.next.Store(start)
+	o.visible.Store(start)
+	o.snapshots.init()
+	return o
+}
+
+// Visible returns the visibility watermark: every commit at or below it is
+// installed everywhere.
+func (o *Oracle) Visible() uint64 { return o.visible.Load() }
+
+// Admit reserves room for one commit. Every successful Admit must be paired
+// with Release once the commit has finished (visible or failed).
+func (o *Oracle) Admit() error {
+	for spins := 0; ; spins++ {
+		if o.closed.Load() {
+			return errs.ErrClosed
+		}
+		if o.inFlight.Add(1) <= maxInFlight {
+			return nil
+		}
+		o.inFlight.Add(-1)
+		if spins < 16 {
+			runtime.Gosched()
+		} else {
+			time.Sleep(50 * time.Microsecond)
+		}
+	}
+}
+
+// Release returns the room taken by Admit.
+func (o *Oracle) Release() { o.inFlight.Add(-1) }
+
+// Next allocates a commit timestamp. Call it only for a commit that will be
+// installed (all votes yes) and that holds admission.
+func (o *Oracle) Next() uint64 { return o.next.Add(1) }
+
+// Done marks ts installed (and durable to the configured level) on all its
+// shards and advances visible as far as the done timestamps allow.
+func (o *Oracle) Done(ts uint64) {
+	o.done[ts&ringMask].Store(ts)
+	for {
+		v := o.visible.Load()
+		if o.done[(v+1)&ringMask].Load() != v+1 {
+			// Whoever marks v+1 done will continue from here: it stores
+			// before it loads visible, we loaded done after our store.
+			return
+		}
+		if o.visible.CompareAndSwap(v, v+1) {
+			o.wake(v + 1)
+		}
+	}
+}
+
+func (o *Oracle) wake(ts uint64) {
+	slot := &o.waiters[ts&ringMask]
+	if w := slot.Load(); w != nil && w.ts == ts && slot.CompareAndSwap(w, nil) {
+		w.ch <- struct{}{}
+	}
+}
+
+// WaitVisible blocks until visible >= ts, or the oracle is closed. w must
+// not be in use by another call.
+func (o *Oracle) WaitVisible(ts uint64, w *Waiter) error {
+	w.ts = ts
+	slot := &o.waiters[ts&ringMask]
+	for {
+		if o.visible.Load() >= ts {
+			return nil
+		}
+		if o.closed.Load() {
+			return errs.ErrClosed
+		}
+		o.register(slot, w)
+		if o.visible.Load() >= ts || o.closed.Load() {
+			if !slot.CompareAndSwap(w, nil) {
+				<-w.ch // whoever removed w is about to signal it
+			}
+			continue
+		}
+		// Whoever signals w (the advancer past ts, or Close) has removed it
+		// from the slot first.
+		<-w.ch
+	}
+}
+
+// register puts w into its slot. A slot still holding an older waiter
+// means that waiter's wake-up is in progress or pending; it is visible
+// already (the admission bound keeps live timestamps within one ring), so
+// we hand it its signal ourselves rather than overwrite it.
+func (o *Oracle) register(slot *atomic.Pointer[Waiter], w *Waiter) {
+	for !slot.CompareAndSwap(nil, w) {
+		old := slot.Load()
+		if old != nil && old.ts < w.ts && o.visible.Load() >= old.ts && slot.CompareAndSwap(old, nil) {
+			old.ch <- struct{}{}
+			continue
+		}
+		runtime.Gosched()
+	}
+}
+
+// Close wakes every waiter; their WaitVisible returns ErrClosed unless the
+// timestamp became visible. Later Admit calls fail.
+func (o *Oracle) Close() {
+	o.closed.Store(true)
+	for i := range o.waiters {
+		if w := o.waiters[i].Load(); w != nil && o.waiters[i].CompareAndSwap(w, nil) {
+			w.ch <- struct{}{}
+		}
+	}
+}
+
+// Snapshot is a registered read timestamp. While it is held, Horizon is at
+// most its timestamp, so vacuum keeps what it can read.
+type Snapshot struct {
+	TS     uint64
+	stripe *snapshotStripe
+}
+
+// Acquire registers a snapshot at the current visible timestamp.
+func (o *Oracle) Acquire(hint uint64) Snapshot {
+	st := &o.snapshots.stripes[hint%snapshotStripes]
+	for {
+		ts := o.visible.Load()
+		st.mu.Lock()
+		st.counts[ts]++
+		st.mu.Unlock()
+		// A horizon computed concurrently may have missed this stripe;
+		// horizonFloor tells us whether that could matter.
+		if ts >= o.snapshots.horizonFloor.Load() {
+			return Snapshot{TS: ts, stripe: st}
+		}
+		st.release(ts)
+	}
+}
+
+// Release unregisters s.
+func (s Snapshot) Release() {
+	if s.stripe != nil {
+		s.stripe.release(s.TS)
+	}
+}
+
+// Horizon returns the oldest timestamp any live snapshot reads at (or
+// visible, if none is live). Versions a reader at or above it needs must be
+// kept. Intended for vacuum; it visits every stripe.
+func (o *Oracle) Horizon() uint64 {
+	h := o.visible.Load()
+	o.snapshots.raiseFloor(h)
+	for i := range o.snapshots.stripes {
+		st := &o.snapshots.stripes[i]
+		st.mu.Lock()
+		for ts := range st.counts {
+			if ts < h {
+				h = ts
+			}
+		}
+		st.mu.Unlock()
+	}
+	return h
+}
+
+// OldestSnapshot returns the timestamp of the oldest live snapshot and
+// whether there is one.
+func (o *Oracle) OldestSnapshot() (uint64, bool) {
+	found := false
+	var oldest uint64
+	for i := range o.snapshots.stripes {
+		st := &o.snapshots.stripes[i]
+		st.mu.Lock()
+		for ts := range st.counts {
+			if !found || ts < oldest {
+				oldest, found = ts, true
+			}
+		}
+		st.mu.Unlock()
+	}
+	return oldest, found
+}
+
+const snapshotStripes = 32
+
+type snapshotRegistry struct {
+	stripes      [snapshotStripes]snapshotStripe
+	horizonFloor atomic.Uint64 // largest visible any Horizon call started from
+}
+
+type snapshotStripe struct {
+	mu     sync.Mutex
+	counts map[uint64]int // Protected by mu.
+	_      [40]byte
+}
+
+func (r *snapshotRegistry) init() {
+	for i := range r.stripes {
+		r.stripes[i].counts = make(map[uint64]int)
+	}
+}
+
+func (r *snapshotRegistry) raiseFloor(h uint64) {
+	for {
+		f := r.horizonFloor.Load()
+		if f >= h || r.horizonFloor.CompareAndSwap(f, h) {
+			return
+		}
+	}
+}
+
+func (st *snapshotStripe) release(ts uint64) {
+	st.mu.Lock()
+	if st.counts[ts] <= 1 {
+		delete(st.counts, ts)
+	} else {
+		st.counts[ts]--
+	}
+	st.mu.Unlock()
+}

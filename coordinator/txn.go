@@ -1,0 +1,297 @@
+package coordinator
+
+import (
+	"errors"
+	"slices"
+	"strings"
+
+	"github.com/fluxmap/fluxmap/internal/errs"
+	"github.com/fluxmap/fluxmap/shard"
+)
+
+// Txn is a transaction on encoded keys. It buffers writes, reads at its
+// snapshot, records what it read (under serializable isolation) and commits
+// with the single-shard fast path or two-phase commit.
+//
+// A Txn is owned by one goroutine at a time; it is not safe for concurrent
+// use.
+type Txn[V any] struct {
+	c        *Coordinator[V]
+	snap     Snapshot
+	readOnly bool
+	done     bool
+
+	writes map[string]shard.Write[V]
+	reads  map[string]struct{} // nil under snapshot isolation and for read-only
+	ranges []shard.Span
+}
+
+// Begin starts a transaction at the current visible timestamp. hint spreads
+// snapshot registrations over the registry's stripes (any per-caller
+// number will do).
+func (c *Coordinator[V]) Begin(readOnly bool, hint uint64) *Txn[V] {
+	t := &Txn[V]{c: c, snap: c.oracle.Acquire(hint), readOnly: readOnly}
+	return t
+}
+
+// StartTS returns the snapshot timestamp.
+func (t *Txn[V]) StartTS() uint64 { return t.snap.TS }
+
+// NumWrites returns how many distinct keys the transaction has written.
+func (t *Txn[V]) NumWrites() int { return len(t.writes) }
+
+func (t *Txn[V]) recordRead(key string) {
+	if t.readOnly || !t.c.serializable {
+		return
+	}
+	if t.reads == nil {
+		t.reads = make(map[string]struct{})
+	}
+	t.reads[key] = struct{}{}
+}
+
+// Get reads key: the transaction's own write if it has one, else the value
+// at the snapshot.
+func (t *Txn[V]) Get(key string) (V, bool, error) {
+	if w, ok := t.writes[key]; ok {
+		return w.Value, !w.Tombstone, nil
+	}
+	var zero V
+	r := t.c.getReq()
+	r.Kind = shard.KindGet
+	r.TS = t.snap.TS
+	r.Keys = append(r.Keys, key)
+	if err := t.c.shards[t.c.ShardOf(key)].Do(r); err != nil {
+		return zero, false, err
+	}
+	res := r.Results[0]
+	t.c.putReq(r)
+	t.recordRead(key)
+	return res.Value, res.Found, nil
+}
+
+// Put buffers a write (tombstone for a delete). key must not alias memory
+// the caller will reuse.
+func (t *Txn[V]) Put(key string, val V, tombstone bool) {
+	if t.writes == nil {
+		t.writes = make(map[string]shard.Write[V])
+	}
+	t.writes[key] = shard.Write[V]{Key: key, Value: val, Tombstone: tombstone}
+}
+
+// HasWrite reports whether key is already in the write buffer.
+func (t *Txn[V]) HasWrite(key string) bool {
+	_, ok := t.writes[key]
+	return ok
+}
+
+// Scan returns a scanner over span at the snapshot merged with the
+// transaction's buffered writes. Under serializable isolation the span is
+// recorded for phantom validation. The caller must Close the scanner.
+func (t *Txn[V]) Scan(span shard.Span) *TxnScanner[V] {
+	if !t.readOnly && t.c.serializable {
+		t.ranges = append(t.ranges, span)
+	}
+	s := &TxnScanner[V]{base: t.c.NewScanner(span, t.snap.TS)}
+	for k, w := range t.writes {
+		if span.Contains(k) {
+			s.buf = append(s.buf, w)
+		}
+	}
+	slices.SortFunc(s.buf, func(a, b shard.Write[V]) int { return strings.Compare(a.Key, b.Key) })
+	return s
+}
+
+// Rollback discards the transaction. Safe to call after Commit (no-op).
+func (t *Txn[V]) Rollback() {
+	if t.done {
+		return
+	}
+	t.done = true
+	t.snap.Release()
+}
+
+// Commit validates and installs the buffered writes. It returns the commit
+// timestamp (0 when there was nothing to write) and an error wrapping
+// ErrConflict if validation failed, in which case nothing was installed.
+// Either way the transaction is finished.
+func (t *Txn[V]) Commit() (uint64, error) {
+	if t.done {
+		return 0, errs.ErrTxnDone
+	}
+	defer t.Rollback()
+	if len(t.writes) == 0 {
+		// A read-only transaction read a snapshot at visible, which is a
+		// prefix of the commit order: nothing to validate.
+		return 0, nil
+	}
+	c := t.c
+	parts := make([]*shard.Request[V], len(c.shards))
+	touch := func(i int) *shard.Request[V] {
+		if parts[i] == nil {
+			r := c.getReq()
+			r.TS = t.snap.TS
+			parts[i] = r
+		}
+		return parts[i]
+	}
+	for k, w := range t.writes {
+		r := touch(c.ShardOf(k))
+		r.Writes = append(r.Writes, w)
+	}
+	for k := range t.reads {
+		if _, written := t.writes[k]; !written {
+			r := touch(c.ShardOf(k))
+			r.Reads = append(r.Reads, k)
+		}
+	}
+	if len(t.ranges) > 0 {
+		for i := range c.shards {
+			r := touch(i)
+			r.Ranges = append(r.Ranges, t.ranges...)
+		}
+	}
+	var list []int
+	for i, r := range parts {
+		if r != nil {
+			list = append(list, i)
+		}
+	}
+	if len(list) == 1 {
+		return c.commitOne(c.shards[list[0]], parts[list[0]])
+	}
+	return c.commitTwoPhase(parts, list)
+}
+
+func (c *Coordinator[V]) commitOne(sh *shard.Shard[V], r *shard.Request[V]) (uint64, error) {
+	if err := c.oracle.Admit(); err != nil {
+		return 0, err
+	}
+	defer c.oracle.Release()
+	r.Kind = shard.KindCommitOne
+	if err := sh.Do(r); err != nil {
+		return 0, err
+	}
+	if r.Err != nil {
+		err := r.Err
+		c.putReq(r)
+		return 0, err
+	}
+	ts := r.CommitTS
+	c.putReq(r)
+	return ts, c.waitVisible(ts)
+}
+
+func (c *Coordinator[V]) commitTwoPhase(parts []*shard.Request[V], list []int) (uint64, error) {
+	// Phase one: prepare everywhere in parallel.
+	var err error
+	sent := list[:0:0]
+	for _, i := range list {
+		parts[i].Kind = shard.KindPrepare
+		if e := c.shards[i].Send(parts[i]); e != nil {
+			err = e
+			break
+		}
+		sent = append(sent, i)
+	}
+	var yes []int
+	for _, i := range sent {
+		if e := c.shards[i].Wait(parts[i]); e != nil {
+			err = errors.Join(err, e)
+			continue
+		}
+		if parts[i].Err != nil {
+			if err == nil {
+				err = parts[i].Err
+			}
+			continue
+		}
+		yes = append(yes, i)
+	}
+	if err != nil {
+		// Release the locks of those that voted yes.
+		for _, i := range yes {
+			parts[i].Kind = shard.KindAbort
+			if c.shards[i].Send(parts[i]) == nil {
+				_ = c.shards[i].Wait(parts[i]) // ErrClosed: the shard is gone, and its locks with it
+			}
+		}
+		for _, i := range yes {
+			c.putReq(parts[i])
+		}
+		return 0, err
+	}
+	// Phase two: every participant voted yes; the commit is decided.
+	if e := c.oracle.Admit(); e != nil {
+		return 0, e
+	}
+	defer c.oracle.Release()
+	ts := c.oracle.Next()
+	for _, i := range list {
+		parts[i].Kind = shard.KindCommit
+		parts[i].TS = ts
+		if e := c.shards[i].Send(parts[i]); e != nil {
+			return 0, e
+		}
+	}
+	for _, i := range list {
+		if e := c.shards[i].Wait(parts[i]); e != nil {
+			return 0, e
+		}
+	}
+	for _, i := range list {
+		c.putReq(parts[i])
+	}
+	c.oracle.Done(ts)
+	return ts, c.waitVisible(ts)
+}
+
+// TxnScanner merges a snapshot scan with a transaction's buffered writes.
+type TxnScanner[V any] struct {
+	base    *Scanner[V]
+	buf     []shard.Write[V] // buffered writes inside the span, sorted
+	bi      int
+	peekKey string
+	peekVal V
+	peeked  bool // peekKey/peekVal hold the base's next entry
+	baseEnd bool
+}
+
+// Next returns the next live entry in key order.
+func (s *TxnScanner[V]) Next() (string, V, bool) {
+	for {
+		if !s.peeked && !s.baseEnd {
+			s.peekKey, s.peekVal, s.peeked = s.base.Next()
+			s.baseEnd = !s.peeked
+			if s.base.Err() != nil {
+				var zero V
+				return "", zero, false
+			}
+		}
+		haveBuf := s.bi < len(s.buf)
+		switch {
+		case !s.peeked && !haveBuf:
+			var zero V
+			return "", zero, false
+		case haveBuf && (!s.peeked || s.buf[s.bi].Key <= s.peekKey):
+			w := s.buf[s.bi]
+			s.bi++
+			if s.peeked && w.Key == s.peekKey {
+				s.peeked = false // the buffered write shadows the snapshot
+			}
+			if w.Tombstone {
+				continue
+			}
+			return w.Key, w.Value, true
+		default:
+			s.peeked = false
+			return s.peekKey, s.peekVal, true
+		}
+	}
+}
+
+// Err returns the error that ended the scan early, if any.
+func (s *TxnScanner[V]) Err() error { return s.base.Err() }
+
+// Close releases the scanner's buffers.
+func (s *TxnScanner[V]) Close() { s.base.Close() }

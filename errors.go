@@ -1,0 +1,34 @@
+package fluxmap
+
+import "github.com/fluxmap/fluxmap/internal/errs"
+
+// Sentinel errors. Every error FluxMap returns wraps at most a few of these
+// with %w; test for them with errors.Is, never by comparing messages.
+var (
+	// ErrConflict means a transaction lost a serialization conflict and was
+	// rolled back. It is retryable: DB.Transaction retries it by itself. The
+	// wrapping error names the key or range and the commit that won.
+	ErrConflict = errs.ErrConflict
+	// ErrClosed is returned by every call on a closed DB.
+	ErrClosed = errs.ErrClosed
+	// ErrTxnDone is returned by every use of a Tx after Commit or Rollback.
+	ErrTxnDone = errs.ErrTxnDone
+	// ErrReadOnly is returned by writes inside DB.View.
+	ErrReadOnly = errs.ErrReadOnly
+	// ErrKeyTooLarge is returned for a key whose encoding exceeds MaxKeySize.
+	ErrKeyTooLarge = errs.ErrKeyTooLarge
+	// ErrValueTooLarge is returned for a value larger than MaxValueSize.
+	ErrValueTooLarge = errs.ErrValueTooLarge
+	// ErrTxnTooLarge is returned when a transaction buffers more than
+	// MaxTxnWrites writes.
+	ErrTxnTooLarge = errs.ErrTxnTooLarge
+	// ErrCorrupt is returned when durable data fails validation on open.
+	ErrCorrupt = errs.ErrCorrupt
+	// ErrPoisoned is returned by every commit after a write or fsync failed.
+	ErrPoisoned = errs.ErrPoisoned
+	// ErrMemoryLimit is returned when a commit would exceed the memory limit.
+	ErrMemoryLimit = errs.ErrMemoryLimit
+	// ErrConfig is returned by Builder.Build for an invalid setting; the
+	// message names the setting.
+	ErrConfig = errs.ErrConfig
+)

@@ -1,0 +1,253 @@
+package fluxmap
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+
+	"github.com/fluxmap/fluxmap/coordinator"
+	"github.com/fluxmap/fluxmap/shard"
+)
+
+// Entry is one key and its value, as returned by scans.
+type Entry[K, V any] struct {
+	Key   K
+	Value V
+}
+
+// DB is an open FluxMap database. All its methods are safe for concurrent
+// use by any number of goroutines. Close it when done: it owns one goroutine
+// per shard.
+type DB[K, V any] struct {
+	coord        *coordinator.Coordinator[V]
+	keys         keyEncoder[K]
+	values       valueRules[V]
+	valueCodec   ValueCodec[V] // nil when V has none; needed by durable modes
+	maxTxnWrites int
+	isolation    IsolationLevel
+
+	closed  atomic.Bool
+	scratch sync.Pool // *[]byte for temporary key encodings
+}
+
+func (db *DB[K, V]) check(ctx context.Context, op string) error {
+	if db.closed.Load() {
+		return fmt.Errorf("fluxmap: %s: %w", op, ErrClosed)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("fluxmap: %s: %w", op, err)
+	}
+	return nil
+}
+
+func (db *DB[K, V]) getScratch() *[]byte {
+	if b, ok := db.scratch.Get().(*[]byte); ok {
+		return b
+	}
+	b := make([]byte, 0, 64)
+	return &b
+}
+
+// Get returns the value of key in the latest committed state, and whether
+// the key exists.
+func (db *DB[K, V]) Get(ctx context.Context, key K) (V, bool, error) {
+	var zero V
+	if err := db.check(ctx, "get"); err != nil {
+		return zero, false, err
+	}
+	buf := db.getScratch()
+	k, err := db.keys.encodeTemp(buf, key)
+	if err != nil {
+		db.scratch.Put(buf)
+		return zero, false, err
+	}
+	v, ok, err := db.coord.Get(k)
+	db.scratch.Put(buf)
+	if err != nil {
+		return zero, false, fmt.Errorf("fluxmap: get: %w", err)
+	}
+	return v, ok, nil
+}
+
+// Insert sets key to val in its own transaction. It never fails with
+// ErrConflict: it waits out in-flight transactions on the same key until
+// ctx ends.
+func (db *DB[K, V]) Insert(ctx context.Context, key K, val V) error {
+	if err := db.check(ctx, "insert"); err != nil {
+		return err
+	}
+	k, err := db.keys.encode(key)
+	if err != nil {
+		return err
+	}
+	if val, err = db.values.admit(val); err != nil {
+		return err
+	}
+	if _, _, err := db.coord.Write(ctx, k, val, false, false); err != nil {
+		return fmt.Errorf("fluxmap: insert: %w", err)
+	}
+	return nil
+}
+
+// Remove deletes key in its own transaction and returns the value it had.
+// Like Insert, it never fails with ErrConflict.
+func (db *DB[K, V]) Remove(ctx context.Context, key K) (old V, existed bool, err error) {
+	if err := db.check(ctx, "remove"); err != nil {
+		return old, false, err
+	}
+	k, err := db.keys.encode(key)
+	if err != nil {
+		return old, false, err
+	}
+	var zero V
+	old, existed, err = db.coord.Write(ctx, k, zero, true, true)
+	if err != nil {
+		return zero, false, fmt.Errorf("fluxmap: remove: %w", err)
+	}
+	return old, existed, nil
+}
+
+// Range returns the entries with lo <= key < hi in key order, read from one
+// consistent snapshot. Key order is the order of the key codec's encoding
+// (numeric for integers and floats, bytewise for strings).
+func (db *DB[K, V]) Range(ctx context.Context, lo, hi K) ([]Entry[K, V], error) {
+	return collect(db.RangeStream(ctx, lo, hi))
+}
+
+// PrefixScan returns the entries whose encoded key starts with prefix's
+// encoding, in key order, from one consistent snapshot. For string keys that
+// is the plain string prefix; the empty prefix matches every key.
+func (db *DB[K, V]) PrefixScan(ctx context.Context, prefix K) ([]Entry[K, V], error) {
+	return collect(db.PrefixStream(ctx, prefix))
+}
+
+// RangeStream is the streaming form of Range: its All method yields the
+// entries one at a time from one snapshot while holding only a bounded
+// buffer per shard.
+func (db *DB[K, V]) RangeStream(ctx context.Context, lo, hi K) *Stream[K, V] {
+	s := &Stream[K, V]{db: db, ctx: ctx}
+	s.span, s.err = db.rangeSpan(lo, hi)
+	return s
+}
+
+// PrefixStream is the streaming form of PrefixScan.
+func (db *DB[K, V]) PrefixStream(ctx context.Context, prefix K) *Stream[K, V] {
+	s := &Stream[K, V]{db: db, ctx: ctx}
+	s.span, s.err = db.prefixSpan(prefix)
+	return s
+}
+
+func (db *DB[K, V]) rangeSpan(lo, hi K) (shard.Span, error) {
+	l, err := db.keys.encode(lo)
+	if err != nil {
+		return shard.Span{}, err
+	}
+	h, err := db.keys.encode(hi)
+	if err != nil {
+		return shard.Span{}, err
+	}
+	return shard.Span{Lo: l, Hi: h}, nil
+}
+
+func (db *DB[K, V]) prefixSpan(prefix K) (shard.Span, error) {
+	p, err := db.keys.encode(prefix)
+	if err != nil {
+		return shard.Span{}, err
+	}
+	return prefixToSpan(p), nil
+}
+
+// prefixToSpan returns the span of keys starting with p: [p, p+1) where p+1
+// is p with its last non-0xff byte incremented and the rest dropped.
+func prefixToSpan(p string) shard.Span {
+	b := []byte(p)
+	for i := len(b) - 1; i >= 0; i-- {
+		if b[i] != 0xff {
+			b[i]++
+			return shard.Span{Lo: p, Hi: string(b[:i+1])}
+		}
+	}
+	return shard.Span{Lo: p, HiInf: true}
+}
+
+// Begin starts a read-write transaction. ctx governs the whole transaction:
+// once it is done, the transaction is rolled back and its methods return
+// ctx's error. The caller must end it with Commit or Rollback.
+func (db *DB[K, V]) Begin(ctx context.Context) (*Tx[K, V], error) {
+	return db.begin(ctx, false)
+}
+
+func (db *DB[K, V]) begin(ctx context.Context, readOnly bool) (*Tx[K, V], error) {
+	if err := db.check(ctx, "begin"); err != nil {
+		return nil, err
+	}
+	tx := &Tx[K, V]{db: db, ctx: ctx, readOnly: readOnly}
+	tx.t = db.coord.Begin(readOnly, rand.Uint64())
+	if ctx.Done() != nil {
+		tx.stopAfter = context.AfterFunc(ctx, tx.abandon)
+	}
+	return tx, nil
+}
+
+// View runs fn in a read-only transaction on one consistent snapshot. Writes
+// inside fn fail with ErrReadOnly. A read-only transaction never conflicts.
+// fn's error is returned as is; a panic in fn propagates after the
+// snapshot is released.
+func (db *DB[K, V]) View(ctx context.Context, fn func(*Tx[K, V]) error) error {
+	tx, err := db.begin(ctx, true)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() //nolint:errcheck // ErrTxnDone after a commit is expected
+	return fn(tx)
+}
+
+// Transaction runs fn in a read-write transaction and commits it when fn
+// returns nil. If fn returns an error or panics, the transaction is rolled
+// back and the error returned (or the panic re-raised). If the commit fails
+// with ErrConflict, fn runs again on a fresh snapshot after a jittered
+// backoff, until it commits or ctx ends; so fn must be safe to repeat and
+// should keep its effects inside the transaction.
+func (db *DB[K, V]) Transaction(ctx context.Context, fn func(*Tx[K, V]) error) error {
+	for attempt := 0; ; attempt++ {
+		tx, err := db.begin(ctx, false)
+		if err != nil {
+			return err
+		}
+		if err := runTx(tx, fn); err != nil {
+			return err
+		}
+		err = tx.Commit()
+		if err == nil || !isConflict(err) {
+			return err
+		}
+		if berr := coordinator.Backoff(ctx, attempt); berr != nil {
+			return fmt.Errorf("fluxmap: transaction: giving up after %d attempts: %w (last: %w)", attempt+1, berr, err)
+		}
+	}
+}
+
+// runTx calls fn, rolling tx back if fn fails or panics.
+func runTx[K, V any](tx *Tx[K, V], fn func(*Tx[K, V]) error) (err error) {
+	ok := false
+	defer func() {
+		if !ok {
+			_ = tx.Rollback() // already finished is fine: we only need it ended
+		}
+	}()
+	err = fn(tx)
+	ok = err == nil
+	return err
+}
+
+// Close stops the database: it waits for every shard goroutine to exit.
+// Calls made after Close fail with ErrClosed; calls in flight may fail with
+// it too. Close is safe to call more than once; later calls return nil.
+func (db *DB[K, V]) Close() error {
+	if db.closed.CompareAndSwap(false, true) {
+		db.coord.Close()
+	}
+	return nil
+}

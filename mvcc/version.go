@@ -1,0 +1,71 @@
+package mvcc
+
+// Version is one committed state of a key: a value, or a tombstone for a
+// delete. A Version is immutable once installed, so readers may keep it
+// after the shard has moved on.
+type Version[V any] struct {
+	TS        uint64 // commit timestamp
+	Value     V      // zero for a tombstone
+	Tombstone bool
+	older     *Version[V]
+}
+
+// Older returns the next older version, or nil.
+func (v *Version[V]) Older() *Version[V] { return v.older }
+
+// Newest returns the newest installed version, or nil when the node has none
+// (it exists only to hold locks).
+func (n *Node[V]) Newest() *Version[V] { return n.head }
+
+// NewestTS returns the commit timestamp of the newest version, or 0.
+func (n *Node[V]) NewestTS() uint64 {
+	if n.head == nil {
+		return 0
+	}
+	return n.head.TS
+}
+
+// At returns the newest version visible at ts (TS <= ts), or nil.
+func (n *Node[V]) At(ts uint64) *Version[V] {
+	v := n.head
+	for v != nil && v.TS > ts {
+		v = v.older
+	}
+	return v
+}
+
+// Install prepends a version committed at ts. ts must exceed the newest
+// version's timestamp; the caller (the shard) guarantees it.
+func (n *Node[V]) Install(ts uint64, value V, tombstone bool) {
+	n.head = &Version[V]{TS: ts, Value: value, Tombstone: tombstone, older: n.head}
+	n.versions++
+}
+
+// Versions reports how many versions the chain holds.
+func (n *Node[V]) Versions() int { return n.versions }
+
+// Unused reports whether the node holds neither versions nor locks, so the
+// shard may unlink it.
+func (n *Node[V]) Unused() bool {
+	return n.head == nil && n.WriteLock == 0 && n.ReadLocks == 0
+}
+
+// Prune drops every version that no reader at or above horizon can see:
+// it keeps the newest version with TS <= horizon and everything newer. It
+// returns how many versions were dropped.
+func (n *Node[V]) Prune(horizon uint64) int {
+	v := n.head
+	for v != nil && v.TS > horizon {
+		v = v.older
+	}
+	if v == nil || v.older == nil {
+		return 0
+	}
+	dropped := 0
+	for o := v.older; o != nil; o = o.older {
+		dropped++
+	}
+	v.older = nil
+	n.versions -= dropped
+	return dropped
+}

@@ -1,0 +1,35 @@
+// Package shard runs one partition of the key space: a goroutine that alone
+// owns an mvcc.List and serves requests that arrive on its inbox channel.
+//
+// # Ownership
+//
+// Everything a Shard holds (the list, its nodes and versions, the range
+// locks, the batch buffers) is touched only by the goroutine running Run.
+// Callers talk to it only through Requests: a caller fills a Request, sends
+// it with Send and waits with Wait; the shard writes the results into the
+// same Request and signals its done channel. Between Send and the signal the
+// Request belongs to the shard, before and after to the caller. Results that
+// point into shard data (values, keys) point at immutable objects.
+//
+// # Batching
+//
+// Run drains every queued request (up to maxBatch) per wake-up. Reads and
+// votes are answered at once; commits are installed as they come and
+// acknowledged together at the end of the batch, after their timestamps are
+// marked done — the point where the WAL's group write and fsync will sit.
+//
+// # Validation
+//
+// Prepare and the single-shard fast path apply DESIGN.md §4: a request votes
+// no if a key it reads or writes is locked by another in-flight transaction,
+// if a write key lies in a range locked by another, or if a key it read, a
+// key in a range it scanned, or a key it writes has a committed version newer
+// than its start timestamp. Locks never wait, so there is no deadlock.
+//
+// Shards never call the coordinator: timestamps arrive inside requests,
+// except on the fast path, where the shard draws one from the Clock it was
+// built with.
+//
+// This package is internal to FluxMap's design and carries no compatibility
+// promise.
+package shard

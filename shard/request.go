@@ -1,0 +1,122 @@
+package shard
+
+// Kind says what a Request asks of the shard.
+type Kind uint8
+
+const (
+	// KindGet reads Keys at TS into Results.
+	KindGet Kind = iota + 1
+	// KindScan reads up to Limit live entries of Span at TS into Entries;
+	// More and Resume say where to continue.
+	KindScan
+	// KindCommitOne is the single-shard fast path: validate against TS (the
+	// start timestamp), allocate a commit timestamp, install, acknowledge.
+	KindCommitOne
+	// KindPrepare is phase one of two-phase commit: validate against TS and
+	// take locks for Txn, or vote no.
+	KindPrepare
+	// KindCommit is phase two: install Writes at TS and release Txn's locks.
+	// It is sent with the same Request that carried KindPrepare.
+	KindCommit
+	// KindAbort releases the locks a successful prepare took.
+	KindAbort
+)
+
+// Write is one buffered write of a transaction. Key must be a string the
+// shard may keep (not aliasing reusable memory).
+type Write[V any] struct {
+	Key       string
+	Value     V
+	Tombstone bool
+}
+
+// Span is the half-open key range [Lo, Hi); with HiInf set it is unbounded
+// above.
+type Span struct {
+	Lo, Hi string
+	HiInf  bool
+}
+
+// Contains reports whether key lies in the span.
+func (s Span) Contains(key string) bool {
+	return key >= s.Lo && (s.HiInf || key < s.Hi)
+}
+
+// Overlaps reports whether the spans share a key.
+func (s Span) Overlaps(o Span) bool {
+	return (s.HiInf || o.Lo < s.Hi) && (o.HiInf || s.Lo < o.Hi)
+}
+
+// ReadResult is the answer for one key of a KindGet.
+type ReadResult[V any] struct {
+	Value V
+	Found bool
+}
+
+// KV is one entry of a scan chunk.
+type KV[V any] struct {
+	Key   string
+	Value V
+}
+
+// Request is the one message type a shard accepts. Callers pool and reuse
+// Requests: the done channel is allocated once per Request, never per
+// operation.
+type Request[V any] struct {
+	Kind Kind
+	// TS is the read timestamp (Get, Scan), the start timestamp (Prepare,
+	// CommitOne) or the commit timestamp (Commit).
+	TS uint64
+	// Txn identifies the lock owner; the shard sets it.
+	Txn uint64
+
+	Keys   []string   // KindGet
+	Reads  []string   // keys read, validated under Serializable
+	Ranges []Span     // spans scanned, validated under Serializable
+	Writes []Write[V] // buffered writes
+	// Blind marks an autocommit write: it has no snapshot, so only locks
+	// are checked; its writes serialize at the shard.
+	Blind bool
+	// WantOld asks a blind CommitOne for the value Writes[0] replaced.
+	WantOld bool
+
+	Span  Span // KindScan
+	Limit int  // KindScan: most entries per chunk
+
+	Results  []ReadResult[V]
+	Entries  []KV[V]
+	More     bool   // KindScan: the span has more; continue at Resume
+	Resume   string // KindScan
+	CommitTS uint64 // KindCommitOne
+	Old      V
+	OldFound bool
+	Err      error // a vote no (wraps ErrConflict) or another failure
+
+	done chan struct{}
+}
+
+// NewRequest returns an empty, reusable Request.
+func NewRequest[V any]() *Request[V] {
+	return &Request[V]{done: make(chan struct{}, 1)}
+}
+
+// Reset clears the request for reuse, keeping its buffers.
+func (r *Request[V]) Reset() {
+	var zero V
+	clear(r.Keys)
+	clear(r.Reads)
+	clear(r.Ranges)
+	clear(r.Writes)
+	clear(r.Results)
+	clear(r.Entries)
+	*r = Request[V]{
+		Keys:    r.Keys[:0],
+		Reads:   r.Reads[:0],
+		Ranges:  r.Ranges[:0],
+		Writes:  r.Writes[:0],
+		Results: r.Results[:0],
+		Entries: r.Entries[:0],
+		Old:     zero,
+		done:    r.done,
+	}
+}

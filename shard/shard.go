@@ -1,0 +1,319 @@
+package shard
+
+import (
+	"unsafe"
+
+	"github.com/fluxmap/fluxmap/internal/errs"
+	"github.com/fluxmap/fluxmap/mvcc"
+)
+
+// maxBatch bounds how many queued requests one wake-up drains, so a flood
+// of reads cannot delay the acknowledgement of commits indefinitely.
+const maxBatch = 256
+
+// Clock is the part of the coordinator's oracle a shard may use: the fast
+// path allocates a commit timestamp and marks it done. Implementations must
+// be safe for concurrent use.
+type Clock interface {
+	Next() uint64
+	Done(ts uint64)
+}
+
+// Config configures a Shard.
+type Config struct {
+	ID        int
+	SkiplistP float64
+	Seed      uint64
+	Clock     Clock
+	// Stop is closed by the owner to end Run.
+	Stop <-chan struct{}
+	// InboxSize is the inbox channel's buffer.
+	InboxSize int
+}
+
+// Shard owns one partition. Its exported methods other than Run are safe
+// for concurrent use by any goroutine; Run is the shard goroutine's body.
+type Shard[V any] struct {
+	id     int
+	inbox  chan *Request[V]
+	stop   <-chan struct{}
+	exited chan struct{} // closed when Run returns
+	clock  Clock
+
+	// Owned by the shard goroutine.
+	list   *mvcc.List[V]
+	ranges []rangeLock
+	batch  []*Request[V]
+	acks   []*Request[V] // commits to acknowledge at the end of the batch
+	stats  Stats
+}
+
+type rangeLock struct {
+	span Span
+	txn  uint64
+}
+
+// Stats are counters kept by the shard goroutine.
+type Stats struct {
+	Versions  int
+	Commits   uint64
+	Conflicts uint64
+}
+
+// New returns a shard; start it with go s.Run().
+func New[V any](cfg Config) *Shard[V] {
+	if cfg.InboxSize <= 0 {
+		cfg.InboxSize = 1024
+	}
+	return &Shard[V]{
+		id:     cfg.ID,
+		inbox:  make(chan *Request[V], cfg.InboxSize),
+		stop:   cfg.Stop,
+		exited: make(chan struct{}),
+		clock:  cfg.Clock,
+		list:   mvcc.NewList[V](cfg.SkiplistP, cfg.Seed),
+		batch:  make([]*Request[V], 0, maxBatch),
+	}
+}
+
+// ID returns the shard's index.
+func (s *Shard[V]) ID() int { return s.id }
+
+// Send queues r. It fails with ErrClosed once the shard has stopped. After a
+// nil return the caller must Wait before touching r again.
+func (s *Shard[V]) Send(r *Request[V]) error {
+	select {
+	case s.inbox <- r:
+		return nil
+	case <-s.exited:
+		return errs.ErrClosed
+	}
+}
+
+// Wait blocks until the shard has answered r, or has stopped.
+func (s *Shard[V]) Wait(r *Request[V]) error {
+	select {
+	case <-r.done:
+		return nil
+	case <-s.exited:
+		select {
+		case <-r.done:
+			return nil
+		default:
+			return errs.ErrClosed
+		}
+	}
+}
+
+// Do sends r and waits for the answer.
+func (s *Shard[V]) Do(r *Request[V]) error {
+	if err := s.Send(r); err != nil {
+		return err
+	}
+	return s.Wait(r)
+}
+
+// Exited is closed when the shard goroutine has returned.
+func (s *Shard[V]) Exited() <-chan struct{} { return s.exited }
+
+// Run is the shard goroutine. It returns when Stop is closed; requests
+// still queued then are never answered, and their Wait returns ErrClosed.
+func (s *Shard[V]) Run() {
+	defer close(s.exited)
+	for {
+		select {
+		case r := <-s.inbox:
+			s.batch = append(s.batch[:0], r)
+		case <-s.stop:
+			return
+		}
+	drain:
+		for len(s.batch) < maxBatch {
+			select {
+			case r := <-s.inbox:
+				s.batch = append(s.batch, r)
+			default:
+				break drain
+			}
+		}
+		for i, r := range s.batch {
+			s.handle(r)
+			s.batch[i] = nil
+		}
+		s.finishBatch()
+	}
+}
+
+func reply[V any](r *Request[V]) { r.done <- struct{}{} }
+
+func (s *Shard[V]) handle(r *Request[V]) {
+	// A transaction sends one request per participant shard and keeps it
+	// from prepare until commit or abort, so the request's address names the
+	// lock owner on this shard without a shared id counter.
+	r.Txn = uint64(uintptr(unsafe.Pointer(r)))
+	switch r.Kind {
+	case KindGet:
+		s.get(r)
+		reply(r)
+	case KindScan:
+		s.scan(r)
+		reply(r)
+	case KindCommitOne:
+		s.commitOne(r)
+	case KindPrepare:
+		s.prepare(r)
+		reply(r)
+	case KindCommit:
+		s.install(r, r.TS)
+		s.release(r)
+		s.stats.Commits++
+		s.acks = append(s.acks, r)
+	case KindAbort:
+		s.release(r)
+		reply(r)
+	default:
+		r.Err = errs.ErrConfig
+		reply(r)
+	}
+}
+
+// finishBatch acknowledges the commits installed in this batch. The WAL's
+// group write (and, under Full durability, its single fsync) belongs here,
+// before the timestamps are marked done.
+func (s *Shard[V]) finishBatch() {
+	for i, r := range s.acks {
+		if r.Kind == KindCommitOne && r.Err == nil {
+			s.clock.Done(r.CommitTS)
+		}
+		reply(r)
+		s.acks[i] = nil
+	}
+	s.acks = s.acks[:0]
+}
+
+func (s *Shard[V]) get(r *Request[V]) {
+	for _, k := range r.Keys {
+		var res ReadResult[V]
+		if n := s.list.Find(k); n != nil {
+			if v := n.At(r.TS); v != nil && !v.Tombstone {
+				res = ReadResult[V]{Value: v.Value, Found: true}
+			}
+		}
+		r.Results = append(r.Results, res)
+	}
+}
+
+func (s *Shard[V]) scan(r *Request[V]) {
+	limit := r.Limit
+	if limit <= 0 {
+		limit = 256
+	}
+	// Bound the nodes visited too, so a range full of tombstones or
+	// invisible versions cannot stall the shard.
+	budget := 4*limit + 64
+	n := s.list.Seek(r.Span.Lo)
+	for ; n != nil && (r.Span.HiInf || n.Key() < r.Span.Hi); n = n.Next() {
+		if len(r.Entries) >= limit || budget == 0 {
+			r.More, r.Resume = true, n.Key()
+			return
+		}
+		budget--
+		if v := n.At(r.TS); v != nil && !v.Tombstone {
+			r.Entries = append(r.Entries, KV[V]{Key: n.Key(), Value: v.Value})
+		}
+	}
+}
+
+func (s *Shard[V]) commitOne(r *Request[V]) {
+	if r.Blind {
+		r.Err = s.checkWriteLocks(r, false)
+	} else {
+		r.Err = s.validate(r)
+	}
+	if r.Err != nil {
+		s.stats.Conflicts++
+		reply(r)
+		return
+	}
+	if r.WantOld && len(r.Writes) > 0 {
+		if n := s.list.Find(r.Writes[0].Key); n != nil {
+			if v := n.Newest(); v != nil && !v.Tombstone {
+				r.Old, r.OldFound = v.Value, true
+			}
+		}
+	}
+	r.CommitTS = s.clock.Next()
+	s.install(r, r.CommitTS)
+	s.stats.Commits++
+	s.acks = append(s.acks, r)
+}
+
+func (s *Shard[V]) prepare(r *Request[V]) {
+	if r.Err = s.validate(r); r.Err != nil {
+		s.stats.Conflicts++
+		return
+	}
+	for i := range r.Writes {
+		s.list.Upsert(r.Writes[i].Key).WriteLock = r.Txn
+	}
+	for _, k := range r.Reads {
+		s.list.Upsert(k).ReadLocks++
+	}
+	for _, sp := range r.Ranges {
+		s.ranges = append(s.ranges, rangeLock{span: sp, txn: r.Txn})
+	}
+}
+
+// install writes r's versions at ts. Deleting a key that is already absent
+// installs nothing: it changes no reader's result.
+func (s *Shard[V]) install(r *Request[V], ts uint64) {
+	for i := range r.Writes {
+		w := &r.Writes[i]
+		n := s.list.Find(w.Key)
+		if w.Tombstone {
+			if n == nil {
+				continue
+			}
+			if v := n.Newest(); v == nil || v.Tombstone {
+				continue
+			}
+		}
+		if n == nil {
+			n = s.list.Upsert(w.Key)
+		}
+		n.Install(ts, w.Value, w.Tombstone)
+		s.stats.Versions++
+	}
+}
+
+// release drops the locks a successful prepare of r took.
+func (s *Shard[V]) release(r *Request[V]) {
+	for i := range r.Writes {
+		if n := s.list.Find(r.Writes[i].Key); n != nil && n.WriteLock == r.Txn {
+			n.WriteLock = 0
+			s.dropIfUnused(n)
+		}
+	}
+	for _, k := range r.Reads {
+		if n := s.list.Find(k); n != nil && n.ReadLocks > 0 {
+			n.ReadLocks--
+			s.dropIfUnused(n)
+		}
+	}
+	if len(r.Ranges) > 0 {
+		kept := s.ranges[:0]
+		for _, rl := range s.ranges {
+			if rl.txn != r.Txn {
+				kept = append(kept, rl)
+			}
+		}
+		clear(s.ranges[len(kept):])
+		s.ranges = kept
+	}
+}
+
+func (s *Shard[V]) dropIfUnused(n *mvcc.Node[V]) {
+	if n.Unused() {
+		s.list.Delete(n.Key())
+	}
+}

@@ -1,0 +1,112 @@
+package fluxmap
+
+import (
+	"fmt"
+	"iter"
+
+	"context"
+
+	"github.com/fluxmap/fluxmap/shard"
+)
+
+// Stream is a scan that yields entries one at a time, in key order, from
+// one snapshot, holding at most a bounded chunk of entries per shard in
+// memory. Use it with range-over-func and check Err afterwards:
+//
+//	s := db.PrefixStream(ctx, "user/")
+//	for k, v := range s.All() {
+//		...
+//	}
+//	if err := s.Err(); err != nil {
+//		...
+//	}
+//
+// A Stream from a DB takes a fresh snapshot each time All is ranged over; a
+// Stream from a Tx reads at the transaction's snapshot merged with its
+// buffered writes (and, under Serializable isolation, records the scanned
+// range for validation). Breaking out of the loop early is fine: the
+// snapshot and buffers are released when the loop ends. A Stream is for one
+// goroutine.
+type Stream[K, V any] struct {
+	db   *DB[K, V]
+	tx   *Tx[K, V] // nil for a DB stream
+	ctx  context.Context
+	span shard.Span
+	err  error
+}
+
+// ctxCheckEvery is how many entries pass between context checks.
+const ctxCheckEvery = 64
+
+// Err returns the error that ended the last iteration early, or nil if it
+// ran to the end or the caller stopped it.
+func (s *Stream[K, V]) Err() error { return s.err }
+
+// All returns the iterator. See Stream.
+func (s *Stream[K, V]) All() iter.Seq2[K, V] {
+	return func(yield func(K, V) bool) {
+		if s.err != nil {
+			return // a bad bound: nothing to scan
+		}
+		s.err = s.run(yield)
+	}
+}
+
+type entryScanner[V any] interface {
+	Next() (string, V, bool)
+	Err() error
+	Close()
+}
+
+func (s *Stream[K, V]) run(yield func(K, V) bool) error {
+	var sc entryScanner[V]
+	if s.tx != nil {
+		if err := s.tx.usable("scan"); err != nil {
+			return err
+		}
+		sc = s.tx.scan(s.span)
+	} else {
+		if err := s.db.check(s.ctx, "scan"); err != nil {
+			return err
+		}
+		snap := s.db.coord.Oracle().Acquire(uint64(len(s.span.Lo)))
+		defer snap.Release()
+		sc = s.db.coord.NewScanner(s.span, snap.TS)
+	}
+	defer sc.Close()
+	for n := 1; ; n++ {
+		if n%ctxCheckEvery == 0 {
+			if err := s.ctx.Err(); err != nil {
+				return fmt.Errorf("fluxmap: scan: %w", err)
+			}
+		}
+		k, v, ok := sc.Next()
+		if !ok {
+			if err := sc.Err(); err != nil {
+				return fmt.Errorf("fluxmap: scan: %w", err)
+			}
+			if err := s.ctx.Err(); err != nil {
+				return fmt.Errorf("fluxmap: scan: %w", err)
+			}
+			return nil
+		}
+		key, err := s.db.keys.decode(k)
+		if err != nil {
+			return fmt.Errorf("fluxmap: scan: %w", err)
+		}
+		if !yield(key, v) {
+			return nil
+		}
+	}
+}
+
+func collect[K, V any](s *Stream[K, V]) ([]Entry[K, V], error) {
+	var out []Entry[K, V]
+	for k, v := range s.All() {
+		out = append(out, Entry[K, V]{Key: k, Value: v})
+	}
+	if err := s.Err(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}

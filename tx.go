@@ -1,0 +1,223 @@
+package fluxmap
+
+import (
+	"errors"
+	"fmt"
+	"sync/atomic"
+
+	"context"
+
+	"github.com/fluxmap/fluxmap/coordinator"
+	"github.com/fluxmap/fluxmap/shard"
+)
+
+// Tx states. Exactly one of Commit, Rollback and the context's AfterFunc
+// moves a Tx out of txActive; only that winner touches the coordinator
+// transaction's end, so the AfterFunc (which runs on its own goroutine)
+// never races with the owner.
+const (
+	txActive int32 = iota
+	txEnding       // Commit in progress
+	txDone
+)
+
+// Tx is a transaction. Reads see one snapshot (taken at Begin) plus the
+// transaction's own writes; writes are buffered and become visible to
+// others atomically at Commit. Under Serializable isolation Commit fails
+// with ErrConflict if anything the transaction read has changed since its
+// snapshot (including rows entering a scanned range) or another commit wrote
+// a key it writes.
+//
+// A Tx is for one goroutine: its methods must not be called concurrently.
+// After Commit or Rollback every method returns ErrTxnDone.
+type Tx[K, V any] struct {
+	db        *DB[K, V]
+	t         *coordinator.Txn[V]
+	ctx       context.Context
+	readOnly  bool
+	state     atomic.Int32
+	stopAfter func() bool // deregisters the context hook
+}
+
+// abandon runs on the context's AfterFunc goroutine when ctx is done.
+func (tx *Tx[K, V]) abandon() {
+	if tx.state.CompareAndSwap(txActive, txDone) {
+		tx.t.Rollback()
+	}
+}
+
+// usable reports why tx cannot be used, if it cannot.
+func (tx *Tx[K, V]) usable(op string) error {
+	if err := tx.ctx.Err(); err != nil {
+		tx.abandon()
+		return fmt.Errorf("fluxmap: %s: transaction rolled back: %w", op, err)
+	}
+	if tx.state.Load() != txActive {
+		return fmt.Errorf("fluxmap: %s: %w", op, ErrTxnDone)
+	}
+	if tx.db.closed.Load() {
+		return fmt.Errorf("fluxmap: %s: %w", op, ErrClosed)
+	}
+	return nil
+}
+
+func (tx *Tx[K, V]) writable(op string) error {
+	if err := tx.usable(op); err != nil {
+		return err
+	}
+	if tx.readOnly {
+		return fmt.Errorf("fluxmap: %s: %w", op, ErrReadOnly)
+	}
+	return nil
+}
+
+// Get returns key's value as this transaction sees it.
+func (tx *Tx[K, V]) Get(key K) (V, bool, error) {
+	var zero V
+	if err := tx.usable("get"); err != nil {
+		return zero, false, err
+	}
+	k, err := tx.db.keys.encode(key)
+	if err != nil {
+		return zero, false, err
+	}
+	v, ok, err := tx.t.Get(k)
+	if err != nil {
+		return zero, false, fmt.Errorf("fluxmap: get: %w", err)
+	}
+	return v, ok, nil
+}
+
+// Insert buffers key = val.
+func (tx *Tx[K, V]) Insert(key K, val V) error {
+	if err := tx.writable("insert"); err != nil {
+		return err
+	}
+	k, err := tx.db.keys.encode(key)
+	if err != nil {
+		return err
+	}
+	if val, err = tx.db.values.admit(val); err != nil {
+		return err
+	}
+	if err := tx.roomFor(k); err != nil {
+		return err
+	}
+	tx.t.Put(k, val, false)
+	return nil
+}
+
+func (tx *Tx[K, V]) roomFor(k string) error {
+	if tx.t.NumWrites() >= tx.db.maxTxnWrites && !tx.t.HasWrite(k) {
+		return fmt.Errorf("%w: more than %d writes", ErrTxnTooLarge, tx.db.maxTxnWrites)
+	}
+	return nil
+}
+
+// Remove buffers a delete of key and returns the value it had as this
+// transaction sees it. The read counts for validation like any Get.
+func (tx *Tx[K, V]) Remove(key K) (old V, existed bool, err error) {
+	var zero V
+	if err := tx.writable("remove"); err != nil {
+		return zero, false, err
+	}
+	k, err := tx.db.keys.encode(key)
+	if err != nil {
+		return zero, false, err
+	}
+	if err := tx.roomFor(k); err != nil {
+		return zero, false, err
+	}
+	old, existed, err = tx.t.Get(k)
+	if err != nil {
+		return zero, false, fmt.Errorf("fluxmap: remove: %w", err)
+	}
+	tx.t.Put(k, zero, true)
+	return old, existed, nil
+}
+
+// Range returns the entries with lo <= key < hi as this transaction sees
+// them, in key order. Under Serializable isolation the whole range is
+// validated at commit: a key entering or leaving it is a conflict.
+func (tx *Tx[K, V]) Range(lo, hi K) ([]Entry[K, V], error) {
+	return collect(tx.RangeStream(lo, hi))
+}
+
+// PrefixScan returns the entries whose encoded key starts with prefix's
+// encoding, as this transaction sees them, in key order.
+func (tx *Tx[K, V]) PrefixScan(prefix K) ([]Entry[K, V], error) {
+	return collect(tx.PrefixStream(prefix))
+}
+
+// RangeStream is the streaming form of Range.
+func (tx *Tx[K, V]) RangeStream(lo, hi K) *Stream[K, V] {
+	s := &Stream[K, V]{db: tx.db, tx: tx, ctx: tx.ctx}
+	s.span, s.err = tx.db.rangeSpan(lo, hi)
+	return s
+}
+
+// PrefixStream is the streaming form of PrefixScan.
+func (tx *Tx[K, V]) PrefixStream(prefix K) *Stream[K, V] {
+	s := &Stream[K, V]{db: tx.db, tx: tx, ctx: tx.ctx}
+	s.span, s.err = tx.db.prefixSpan(prefix)
+	return s
+}
+
+func (tx *Tx[K, V]) scan(span shard.Span) *coordinator.TxnScanner[V] {
+	return tx.t.Scan(span)
+}
+
+// Commit validates the transaction and makes its writes visible
+// atomically. It returns an error wrapping ErrConflict if validation failed
+// (nothing was written; retry the whole transaction), ErrTxnDone if the
+// transaction had already ended, or ctx's error if Begin's context is done.
+// When Commit returns nil, every later transaction sees the writes.
+func (tx *Tx[K, V]) Commit() error {
+	if err := tx.usable("commit"); err != nil {
+		return err
+	}
+	if !tx.state.CompareAndSwap(txActive, txEnding) {
+		return tx.usable("commit")
+	}
+	tx.release()
+	_, err := tx.t.Commit()
+	tx.state.Store(txDone)
+	if err != nil {
+		return fmt.Errorf("fluxmap: commit: %w", err)
+	}
+	return nil
+}
+
+// commitTS commits like Commit and also returns the commit timestamp (0
+// for a transaction without writes). For white-box tests.
+func (tx *Tx[K, V]) commitTS() (uint64, error) {
+	if err := tx.usable("commit"); err != nil {
+		return 0, err
+	}
+	if !tx.state.CompareAndSwap(txActive, txEnding) {
+		return 0, tx.usable("commit")
+	}
+	tx.release()
+	ts, err := tx.t.Commit()
+	tx.state.Store(txDone)
+	return ts, err
+}
+
+// Rollback discards the transaction's writes and releases its snapshot. It
+// returns ErrTxnDone if the transaction had already ended.
+func (tx *Tx[K, V]) Rollback() error {
+	if !tx.state.CompareAndSwap(txActive, txDone) {
+		return fmt.Errorf("fluxmap: rollback: %w", ErrTxnDone)
+	}
+	tx.release()
+	tx.t.Rollback()
+	return nil
+}
+
+func (tx *Tx[K, V]) release() {
+	if tx.stopAfter != nil {
+		tx.stopAfter()
+	}
+}
+
+func isConflict(err error) bool { return errors.Is(err, ErrConflict) }
