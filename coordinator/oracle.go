@@ -48,7 +48,7 @@ type Oracle struct {
 	_        [56]byte
 	closed   atomic.Bool
 
-	done    [ringSize]atomic.Uint64   // done[t&ringMask] == t once t is done
+	done    [ringSize]atomic.Uint64 // done[t&ringMask] == t once t is done
 	waiters [ringSize]atomic.Pointer[Waiter]
 
 	snapshots snapshotRegistry

@@ -1,0 +1,58 @@
+// Package coordinator turns N independent shards into one serializable
+// database: it routes keys to shards, owns the timestamp oracle, and drives
+// commits.
+//
+// # Routing
+//
+// A key's shard is xxhash(encoded key) mapped onto [0, N) by multiply-shift
+// (the high word of hash × N), which has no modulo bias and no division.
+//
+// # Oracle (oracle.go)
+//
+// Commit timestamps come from one atomic counter and are allocated only
+// after every participant voted yes, so they are dense. visible is a
+// watermark advanced by whoever marks a timestamp done (a CAS loop over a
+// ring of done flags); a commit returns only once visible has passed its
+// timestamp, parking on a per-caller channel in a ring slot keyed by that
+// timestamp. The rings are sound because of an admission bound: at most
+// ringSize/2 commits may hold admission at once, and a commit holds it until
+// it has seen itself become visible, so allocated timestamps never run a
+// full ring ahead of visible. This replaces Badger's watermark goroutine
+// (one channel hop per commit) and a mutex-guarded heap (one lock per
+// commit), either of which would be a global lock on 16 cores (DESIGN.md §3).
+//
+// Snapshots register in a striped registry; Horizon is the oldest live one.
+// A snapshot registers, then checks that no Horizon computation that could
+// have missed it has published a floor above its timestamp (and retries if
+// one has), so vacuum can never prune a version a registered reader needs.
+//
+// # Commit (txn.go)
+//
+// A read-write transaction with one participant shard takes the fast path:
+// one KindCommitOne message; the shard validates, allocates the timestamp,
+// installs and replies. Otherwise two-phase commit: prepare in parallel
+// (validate and take no-wait locks), allocate the timestamp once all voted
+// yes, commit everywhere, mark done, wait for visibility. Any no vote aborts
+// the yes voters and returns the first no's ErrConflict. Transactions without
+// writes commit without validation: their snapshot at visible is a prefix of
+// the commit order.
+//
+// Changes to DESIGN.md's protocol, and why:
+//   - Lock owners are identified by the address of the transaction's
+//     per-shard request (which lives from prepare to commit/abort), not by a
+//     global transaction-id counter: one less contended atomic per commit.
+//   - Autocommit Insert and Remove are blind single-shard writes: they have
+//     no snapshot and read nothing before the shard decides, so the shard
+//     checks only locks, installs at a fresh timestamp, and (for Remove)
+//     reports the value it replaced at that point. They serialize at their
+//     commit timestamp exactly like a transaction that read and wrote the key
+//     atomically, and they never see ErrConflict: a lock conflict is retried
+//     with backoff until the context ends.
+//   - Autocommit Get reads at visible without registering a snapshot: a
+//     single-key read at any visible timestamp is linearizable. Vacuum (a
+//     later issue) must therefore let a shard raise such a read's timestamp
+//     to its last horizon; registered snapshots are unaffected.
+//
+// This package is internal to FluxMap's design and carries no compatibility
+// promise.
+package coordinator

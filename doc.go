@@ -1,0 +1,72 @@
+// Package fluxmap is an embedded, in-memory, transactional key-value store
+// for machines with many cores.
+//
+// # Basics
+//
+// Open a database with New and Build, then use autocommit calls or
+// transactions:
+//
+//	db, err := fluxmap.New[string, int64]().Build(ctx)
+//	if err != nil { ... }
+//	defer db.Close()
+//
+//	err = db.Insert(ctx, "alice", 100)                 // autocommit write
+//	v, ok, err := db.Get(ctx, "alice")                 // autocommit read
+//	err = db.Transaction(ctx, func(tx *fluxmap.Tx[string, int64]) error {
+//		a, _, err := tx.Get("alice")
+//		if err != nil {
+//			return err
+//		}
+//		if err := tx.Insert("alice", a-10); err != nil {
+//			return err
+//		}
+//		b, _, err := tx.Get("bob")
+//		if err != nil {
+//			return err
+//		}
+//		return tx.Insert("bob", b+10)
+//	})
+//
+// Transaction commits when its function returns nil, rolls back on an error
+// or a panic, and retries the function on ErrConflict. View runs a read-only
+// transaction. Begin, Commit and Rollback give manual control.
+//
+// # Model
+//
+// Keys are encoded with an order-preserving KeyCodec and hashed (xxhash) to
+// one of N shards, each a goroutine that alone owns a skiplist of MVCC
+// version chains and is reached only through its channel. A coordinator
+// gives every commit a timestamp from one dense counter and validates
+// transactions that span shards with two-phase commit. A transaction reads
+// the snapshot of the newest fully visible commit, buffers its writes, and at
+// commit is checked against everything committed since its snapshot.
+//
+// # Guarantees
+//
+// Under Serializable isolation (the default) every committed transaction
+// behaves as if it ran alone at its commit point: write skew, lost updates,
+// read skew and phantoms (keys entering a range or prefix a transaction
+// scanned) are refused with ErrConflict, also when the keys live on
+// different shards. Read-only transactions never conflict. Autocommit Insert
+// and Remove never return ErrConflict. When Commit returns nil, every
+// transaction that starts afterwards sees its writes. Snapshot isolation is
+// available as an option; it allows write skew.
+//
+// # Caveats
+//
+//   - Values are stored as given, not copied (except []byte values), and
+//     must not be modified after Insert; values returned by reads are shared
+//     and must not be modified either.
+//   - A transaction validates at Commit, so a conflicting transaction runs to
+//     its end before it learns it lost. Keep read-write transactions short.
+//   - Scans inside a Serializable transaction conflict with any concurrent
+//     write into the scanned range; scan the narrowest range you need.
+//   - Limits (all configurable on the Builder): encoded keys up to 64 KiB,
+//     string and []byte values up to 64 MiB, 1,000,000 writes per
+//     transaction.
+//   - A Tx and a Stream are for one goroutine; a DB is for any number.
+//
+// Sub-packages (shard, coordinator, mvcc, wal, evict) are the engine's parts;
+// they carry no compatibility promise. Only this package's API is the
+// contract.
+package fluxmap
