@@ -29,6 +29,7 @@ type Coordinator[V any] struct {
 	shards       []*shard.Shard[V]
 	serializable bool
 
+	gate      gate
 	stop      chan struct{}
 	wg        sync.WaitGroup
 	closeOnce sync.Once
@@ -66,14 +67,24 @@ func New[V any](cfg Config) *Coordinator[V] {
 	return c
 }
 
-// Close stops every shard goroutine and waits for them, then wakes any
-// commit still waiting for visibility. Safe to call more than once.
+// Close refuses new operations, waits for those in flight, then stops every
+// shard goroutine and waits for them. Safe to call more than once.
 func (c *Coordinator[V]) Close() {
 	c.closeOnce.Do(func() {
+		c.gate.close()
 		close(c.stop)
 		c.wg.Wait()
 		c.oracle.Close()
 	})
+}
+
+// enter admits an operation that talks to shards; see gate.
+func (c *Coordinator[V]) enter() (int, error) {
+	g, ok := c.gate.enter()
+	if !ok {
+		return 0, errs.ErrClosed
+	}
+	return g, nil
 }
 
 // Oracle exposes the timestamp oracle (for vacuum and tests).
@@ -100,14 +111,17 @@ func (c *Coordinator[V]) putReq(r *shard.Request[V]) {
 
 // Get reads key at the current visible timestamp (an autocommit read).
 func (c *Coordinator[V]) Get(key string) (V, bool, error) {
+	g, err := c.enter()
+	if err != nil {
+		var zero V
+		return zero, false, err
+	}
 	r := c.getReq()
 	r.Kind = shard.KindGet
 	r.TS = c.oracle.Visible()
 	r.Keys = append(r.Keys, key)
-	var zero V
-	if err := c.shards[c.ShardOf(key)].Do(r); err != nil {
-		return zero, false, err
-	}
+	c.shards[c.ShardOf(key)].Do(r)
+	c.gate.exit(g)
 	res := r.Results[0]
 	c.putReq(r)
 	return res.Value, res.Found, nil
@@ -120,7 +134,12 @@ func (c *Coordinator[V]) Get(key string) (V, bool, error) {
 func (c *Coordinator[V]) Write(ctx context.Context, key string, val V, tombstone, wantOld bool) (old V, found bool, err error) {
 	sh := c.shards[c.ShardOf(key)]
 	for attempt := 0; ; attempt++ {
+		g, err := c.enter()
+		if err != nil {
+			return old, false, err
+		}
 		if err := c.oracle.Admit(); err != nil {
+			c.gate.exit(g)
 			return old, false, err
 		}
 		r := c.getReq()
@@ -128,18 +147,17 @@ func (c *Coordinator[V]) Write(ctx context.Context, key string, val V, tombstone
 		r.Blind = true
 		r.WantOld = wantOld
 		r.Writes = append(r.Writes, shard.Write[V]{Key: key, Value: val, Tombstone: tombstone})
-		if err := sh.Do(r); err != nil {
-			c.oracle.Release()
-			return old, false, err
-		}
+		sh.Do(r)
 		if r.Err == nil {
 			old, found = r.Old, r.OldFound
 			err = c.waitVisible(r.CommitTS)
 			c.oracle.Release()
+			c.gate.exit(g)
 			c.putReq(r)
 			return old, found, err
 		}
 		c.oracle.Release()
+		c.gate.exit(g)
 		cerr := r.Err
 		c.putReq(r)
 		if !errors.Is(cerr, errs.ErrConflict) {

@@ -42,24 +42,23 @@ func (s *Scanner[V]) start() {
 	if !s.span.HiInf && s.span.Lo >= s.span.Hi {
 		return
 	}
+	g, err := s.c.enter()
+	if err != nil {
+		s.err = err
+		return
+	}
 	pending := make([]*cursor[V], 0, len(s.c.shards))
 	for _, sh := range s.c.shards {
 		cu := &cursor[V]{sh: sh, req: s.c.getReq()}
 		s.fill(cu, s.span.Lo)
-		if err := sh.Send(cu.req); err != nil {
-			s.err = err
-			s.c.putReq(cu.req)
-			continue
-		}
+		sh.Send(cu.req)
 		pending = append(pending, cu)
 	}
-	// Wait for every reply even after an error, so no request is left
-	// with a shard when we return it to the pool.
 	for _, cu := range pending {
-		if err := cu.sh.Wait(cu.req); err != nil {
-			s.err = err
-			continue // request may still be owned by an exited shard: drop it
-		}
+		cu.sh.Wait(cu.req)
+	}
+	s.c.gate.exit(g)
+	for _, cu := range pending {
 		if s.skipEmpty(cu) {
 			s.cursors = append(s.cursors, cu)
 		}
@@ -76,13 +75,25 @@ func (s *Scanner[V]) skipEmpty(cu *cursor[V]) bool {
 			s.c.putReq(cu.req)
 			return false
 		}
-		s.fill(cu, cu.req.Resume)
-		if err := cu.sh.Do(cu.req); err != nil {
+		if err := s.refill(cu); err != nil {
 			s.err = err
+			s.c.putReq(cu.req)
 			return false
 		}
 	}
 	return true
+}
+
+// refill asks cu's shard for the chunk after the current one.
+func (s *Scanner[V]) refill(cu *cursor[V]) error {
+	g, err := s.c.enter()
+	if err != nil {
+		return err
+	}
+	s.fill(cu, cu.req.Resume)
+	cu.sh.Do(cu.req)
+	s.c.gate.exit(g)
+	return nil
 }
 
 func (s *Scanner[V]) fill(cu *cursor[V], lo string) {
@@ -122,10 +133,10 @@ func (s *Scanner[V]) advance(cu *cursor[V]) {
 		return
 	}
 	if cu.req.More {
-		s.fill(cu, cu.req.Resume)
-		if err := cu.sh.Do(cu.req); err != nil {
+		if err := s.refill(cu); err != nil {
 			s.err = err
 			heap.Pop(&s.cursors)
+			s.c.putReq(cu.req)
 			return
 		}
 		if s.skipEmpty(cu) {

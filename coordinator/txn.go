@@ -1,7 +1,6 @@
 package coordinator
 
 import (
-	"errors"
 	"slices"
 	"strings"
 
@@ -56,14 +55,17 @@ func (t *Txn[V]) Get(key string) (V, bool, error) {
 	if w, ok := t.writes[key]; ok {
 		return w.Value, !w.Tombstone, nil
 	}
-	var zero V
+	g, err := t.c.enter()
+	if err != nil {
+		var zero V
+		return zero, false, err
+	}
 	r := t.c.getReq()
 	r.Kind = shard.KindGet
 	r.TS = t.snap.TS
 	r.Keys = append(r.Keys, key)
-	if err := t.c.shards[t.c.ShardOf(key)].Do(r); err != nil {
-		return zero, false, err
-	}
+	t.c.shards[t.c.ShardOf(key)].Do(r)
+	t.c.gate.exit(g)
 	res := r.Results[0]
 	t.c.putReq(r)
 	t.recordRead(key)
@@ -126,6 +128,11 @@ func (t *Txn[V]) Commit() (uint64, error) {
 		return 0, nil
 	}
 	c := t.c
+	g, err := c.enter()
+	if err != nil {
+		return 0, err
+	}
+	defer c.gate.exit(g)
 	parts := make([]*shard.Request[V], len(c.shards))
 	touch := func(i int) *shard.Request[V] {
 		if parts[i] == nil {
@@ -169,9 +176,7 @@ func (c *Coordinator[V]) commitOne(sh *shard.Shard[V], r *shard.Request[V]) (uin
 	}
 	defer c.oracle.Release()
 	r.Kind = shard.KindCommitOne
-	if err := sh.Do(r); err != nil {
-		return 0, err
-	}
+	sh.Do(r)
 	if r.Err != nil {
 		err := r.Err
 		c.putReq(r)
@@ -184,26 +189,19 @@ func (c *Coordinator[V]) commitOne(sh *shard.Shard[V], r *shard.Request[V]) (uin
 
 func (c *Coordinator[V]) commitTwoPhase(parts []*shard.Request[V], list []int) (uint64, error) {
 	// Phase one: prepare everywhere in parallel.
-	var err error
-	sent := list[:0:0]
 	for _, i := range list {
 		parts[i].Kind = shard.KindPrepare
-		if e := c.shards[i].Send(parts[i]); e != nil {
-			err = e
-			break
-		}
-		sent = append(sent, i)
+		c.shards[i].Send(parts[i])
 	}
+	var err error
 	var yes []int
-	for _, i := range sent {
-		if e := c.shards[i].Wait(parts[i]); e != nil {
-			err = errors.Join(err, e)
-			continue
-		}
+	for _, i := range list {
+		c.shards[i].Wait(parts[i])
 		if parts[i].Err != nil {
 			if err == nil {
 				err = parts[i].Err
 			}
+			c.putReq(parts[i])
 			continue
 		}
 		yes = append(yes, i)
@@ -212,17 +210,23 @@ func (c *Coordinator[V]) commitTwoPhase(parts []*shard.Request[V], list []int) (
 		// Release the locks of those that voted yes.
 		for _, i := range yes {
 			parts[i].Kind = shard.KindAbort
-			if c.shards[i].Send(parts[i]) == nil {
-				_ = c.shards[i].Wait(parts[i]) // ErrClosed: the shard is gone, and its locks with it
-			}
+			c.shards[i].Send(parts[i])
 		}
 		for _, i := range yes {
+			c.shards[i].Wait(parts[i])
 			c.putReq(parts[i])
 		}
 		return 0, err
 	}
 	// Phase two: every participant voted yes; the commit is decided.
 	if e := c.oracle.Admit(); e != nil {
+		// Only a closing oracle refuses; the gate keeps that from happening
+		// while we are in flight, but release the locks regardless.
+		for _, i := range list {
+			parts[i].Kind = shard.KindAbort
+			c.shards[i].Do(parts[i])
+			c.putReq(parts[i])
+		}
 		return 0, e
 	}
 	defer c.oracle.Release()
@@ -230,16 +234,10 @@ func (c *Coordinator[V]) commitTwoPhase(parts []*shard.Request[V], list []int) (
 	for _, i := range list {
 		parts[i].Kind = shard.KindCommit
 		parts[i].TS = ts
-		if e := c.shards[i].Send(parts[i]); e != nil {
-			return 0, e
-		}
+		c.shards[i].Send(parts[i])
 	}
 	for _, i := range list {
-		if e := c.shards[i].Wait(parts[i]); e != nil {
-			return 0, e
-		}
-	}
-	for _, i := range list {
+		c.shards[i].Wait(parts[i])
 		c.putReq(parts[i])
 	}
 	c.oracle.Done(ts)

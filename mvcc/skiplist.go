@@ -7,7 +7,7 @@ const MaxLevel = 32
 // lock state. Owned by the shard goroutine.
 type Node[V any] struct {
 	key      string
-	head     *Version[V]
+	top      Version[V] // newest version, valid when versions > 0
 	versions int
 
 	// WriteLock is the id of the in-flight transaction that holds this key's

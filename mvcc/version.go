@@ -1,8 +1,10 @@
 package mvcc
 
 // Version is one committed state of a key: a value, or a tombstone for a
-// delete. A Version is immutable once installed, so readers may keep it
-// after the shard has moved on.
+// delete. The newest version lives inline in its Node (one cache line fewer
+// per read); installing a newer one moves it to the heap. So a *Version
+// from Newest or At is valid only until the next Install on that node:
+// copy what you need before the shard moves on.
 type Version[V any] struct {
 	TS        uint64 // commit timestamp
 	Value     V      // zero for a tombstone
@@ -15,19 +17,27 @@ func (v *Version[V]) Older() *Version[V] { return v.older }
 
 // Newest returns the newest installed version, or nil when the node has none
 // (it exists only to hold locks).
-func (n *Node[V]) Newest() *Version[V] { return n.head }
+func (n *Node[V]) Newest() *Version[V] {
+	if n.versions == 0 {
+		return nil
+	}
+	return &n.top
+}
 
 // NewestTS returns the commit timestamp of the newest version, or 0.
 func (n *Node[V]) NewestTS() uint64 {
-	if n.head == nil {
+	if n.versions == 0 {
 		return 0
 	}
-	return n.head.TS
+	return n.top.TS
 }
 
 // At returns the newest version visible at ts (TS <= ts), or nil.
 func (n *Node[V]) At(ts uint64) *Version[V] {
-	v := n.head
+	if n.versions == 0 {
+		return nil
+	}
+	v := &n.top
 	for v != nil && v.TS > ts {
 		v = v.older
 	}
@@ -37,7 +47,12 @@ func (n *Node[V]) At(ts uint64) *Version[V] {
 // Install prepends a version committed at ts. ts must exceed the newest
 // version's timestamp; the caller (the shard) guarantees it.
 func (n *Node[V]) Install(ts uint64, value V, tombstone bool) {
-	n.head = &Version[V]{TS: ts, Value: value, Tombstone: tombstone, older: n.head}
+	var older *Version[V]
+	if n.versions > 0 {
+		older = new(Version[V])
+		*older = n.top
+	}
+	n.top = Version[V]{TS: ts, Value: value, Tombstone: tombstone, older: older}
 	n.versions++
 }
 
@@ -47,14 +62,14 @@ func (n *Node[V]) Versions() int { return n.versions }
 // Unused reports whether the node holds neither versions nor locks, so the
 // shard may unlink it.
 func (n *Node[V]) Unused() bool {
-	return n.head == nil && n.WriteLock == 0 && n.ReadLocks == 0
+	return n.versions == 0 && n.WriteLock == 0 && n.ReadLocks == 0
 }
 
 // Prune drops every version that no reader at or above horizon can see:
 // it keeps the newest version with TS <= horizon and everything newer. It
 // returns how many versions were dropped.
 func (n *Node[V]) Prune(horizon uint64) int {
-	v := n.head
+	v := n.At(^uint64(0))
 	for v != nil && v.TS > horizon {
 		v = v.older
 	}

@@ -79,45 +79,27 @@ func New[V any](cfg Config) *Shard[V] {
 // ID returns the shard's index.
 func (s *Shard[V]) ID() int { return s.id }
 
-// Send queues r. It fails with ErrClosed once the shard has stopped. After a
-// nil return the caller must Wait before touching r again.
-func (s *Shard[V]) Send(r *Request[V]) error {
-	select {
-	case s.inbox <- r:
-		return nil
-	case <-s.exited:
-		return errs.ErrClosed
-	}
-}
+// Send queues r; the caller must then Wait before touching r again.
+//
+// Send and Wait are plain channel operations: the caller must guarantee the
+// shard is running until the answer arrives (the coordinator's gate does,
+// by keeping Stop unclosed while any request is in flight).
+func (s *Shard[V]) Send(r *Request[V]) { s.inbox <- r }
 
-// Wait blocks until the shard has answered r, or has stopped.
-func (s *Shard[V]) Wait(r *Request[V]) error {
-	select {
-	case <-r.done:
-		return nil
-	case <-s.exited:
-		select {
-		case <-r.done:
-			return nil
-		default:
-			return errs.ErrClosed
-		}
-	}
-}
+// Wait blocks until the shard has answered r.
+func (s *Shard[V]) Wait(r *Request[V]) { <-r.done }
 
 // Do sends r and waits for the answer.
-func (s *Shard[V]) Do(r *Request[V]) error {
-	if err := s.Send(r); err != nil {
-		return err
-	}
-	return s.Wait(r)
+func (s *Shard[V]) Do(r *Request[V]) {
+	s.inbox <- r
+	<-r.done
 }
 
 // Exited is closed when the shard goroutine has returned.
 func (s *Shard[V]) Exited() <-chan struct{} { return s.exited }
 
-// Run is the shard goroutine. It returns when Stop is closed; requests
-// still queued then are never answered, and their Wait returns ErrClosed.
+// Run is the shard goroutine. It returns when Stop is closed, which its
+// owner does only when no request is in flight.
 func (s *Shard[V]) Run() {
 	defer close(s.exited)
 	for {
