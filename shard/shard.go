@@ -4,6 +4,7 @@ import (
 	"unsafe"
 
 	"github.com/fluxmap/fluxmap/internal/errs"
+	"github.com/fluxmap/fluxmap/internal/faults"
 	"github.com/fluxmap/fluxmap/mvcc"
 )
 
@@ -43,9 +44,15 @@ type Shard[V any] struct {
 	// Owned by the shard goroutine.
 	list   *mvcc.List[V]
 	ranges []rangeLock
+	dirty  map[string]dirtyWrite[V] // only with faults.DirtyReads
 	batch  []*Request[V]
 	acks   []*Request[V] // commits to acknowledge at the end of the batch
 	stats  Stats
+}
+
+type dirtyWrite[V any] struct {
+	w   Write[V]
+	txn uint64
 }
 
 type rangeLock struct {
@@ -175,6 +182,10 @@ func (s *Shard[V]) finishBatch() {
 
 func (s *Shard[V]) get(r *Request[V]) {
 	for _, k := range r.Keys {
+		if d, ok := s.dirty[k]; ok { // the injected G1a bug; nil map when off
+			r.Results = append(r.Results, ReadResult[V]{Value: d.w.Value, Found: !d.w.Tombstone})
+			continue
+		}
 		var res ReadResult[V]
 		if n := s.list.Find(k); n != nil {
 			if v := n.At(r.TS); v != nil && !v.Tombstone {
@@ -238,6 +249,14 @@ func (s *Shard[V]) prepare(r *Request[V]) {
 	for i := range r.Writes {
 		s.list.Upsert(r.Writes[i].Key).WriteLock = r.Txn
 	}
+	if faults.DirtyReads.Load() {
+		if s.dirty == nil {
+			s.dirty = make(map[string]dirtyWrite[V])
+		}
+		for _, w := range r.Writes {
+			s.dirty[w.Key] = dirtyWrite[V]{w: w, txn: r.Txn}
+		}
+	}
 	for _, k := range r.Reads {
 		s.list.Upsert(k).ReadLocks++
 	}
@@ -270,6 +289,11 @@ func (s *Shard[V]) install(r *Request[V], ts uint64) {
 
 // release drops the locks a successful prepare of r took.
 func (s *Shard[V]) release(r *Request[V]) {
+	for k, d := range s.dirty {
+		if d.txn == r.Txn {
+			delete(s.dirty, k)
+		}
+	}
 	for i := range r.Writes {
 		if n := s.list.Find(r.Writes[i].Key); n != nil && n.WriteLock == r.Txn {
 			n.WriteLock = 0

@@ -1,0 +1,12 @@
+// Package txhook lets white-box tests see a transaction's timestamps without
+// widening the public API. The root package fills the hooks in at init.
+//
+// This package is internal and carries no compatibility promise.
+package txhook
+
+// CommitTS commits tx (a *fluxmap.Tx of any type parameters) like Commit and
+// also returns its commit timestamp, or 0 for a transaction without writes.
+var CommitTS func(tx any) (uint64, error)
+
+// StartTS returns the snapshot timestamp tx (a *fluxmap.Tx) reads at.
+var StartTS func(tx any) uint64
