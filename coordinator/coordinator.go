@@ -55,7 +55,7 @@ func New[V any](cfg Config) *Coordinator[V] {
 			Seed:      uint64(i)*0x9E3779B97F4A7C15 + 1,
 			Clock:     c.oracle,
 			Stop:      c.stop,
-		})
+		}, nil)
 	}
 	c.wg.Add(len(c.shards))
 	for _, s := range c.shards {
@@ -95,8 +95,10 @@ func (c *Coordinator[V]) NumShards() int { return len(c.shards) }
 
 // ShardOf maps an encoded key to its shard: xxhash, then multiply-shift
 // onto [0, N) (no modulo bias, no division).
-func (c *Coordinator[V]) ShardOf(key string) int {
-	hi, _ := bits.Mul64(xxhash.Sum64String(key), uint64(len(c.shards)))
+func (c *Coordinator[V]) ShardOf(key string) int { return shardIndex(key, len(c.shards)) }
+
+func shardIndex(key string, n int) int {
+	hi, _ := bits.Mul64(xxhash.Sum64String(key), uint64(n))
 	return int(hi)
 }
 

@@ -47,6 +47,7 @@ type Oracle struct {
 	inFlight atomic.Int64
 	_        [56]byte
 	closed   atomic.Bool
+	poison   atomic.Pointer[error] // set once by Poison
 
 	done    [ringSize]atomic.Uint64 // done[t&ringMask] == t once t is done
 	waiters [ringSize]atomic.Pointer[Waiter]
@@ -84,6 +85,9 @@ func (o *Oracle) Admit() error {
 	for spins := 0; ; spins++ {
 		if o.closed.Load() {
 			return errs.ErrClosed
+		}
+		if p := o.poison.Load(); p != nil {
+			return *p
 		}
 		if o.inFlight.Add(1) <= maxInFlight {
 			return nil
@@ -140,8 +144,11 @@ func (o *Oracle) WaitVisible(ts uint64, w *Waiter) error {
 		if o.closed.Load() {
 			return errs.ErrClosed
 		}
+		if p := o.poison.Load(); p != nil {
+			return *p
+		}
 		o.register(slot, w)
-		if o.visible.Load() >= ts || o.closed.Load() {
+		if o.visible.Load() >= ts || o.closed.Load() || o.poison.Load() != nil {
 			if !slot.CompareAndSwap(w, nil) {
 				<-w.ch // whoever removed w is about to signal it
 			}
@@ -172,6 +179,27 @@ func (o *Oracle) register(slot *atomic.Pointer[Waiter], w *Waiter) {
 // timestamp became visible. Later Admit calls fail.
 func (o *Oracle) Close() {
 	o.closed.Store(true)
+	o.wakeAll()
+}
+
+// Poison records a durability failure (err wraps ErrPoisoned): visible
+// stays where it is, every waiter for a later timestamp and every later
+// Admit gets err. Only the first call counts.
+func (o *Oracle) Poison(err error) {
+	if o.poison.CompareAndSwap(nil, &err) {
+		o.wakeAll()
+	}
+}
+
+// Poisoned returns the error Poison recorded, or nil.
+func (o *Oracle) Poisoned() error {
+	if p := o.poison.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+func (o *Oracle) wakeAll() {
 	for i := range o.waiters {
 		if w := o.waiters[i].Load(); w != nil && o.waiters[i].CompareAndSwap(w, nil) {
 			w.ch <- struct{}{}

@@ -20,6 +20,12 @@ const (
 	KindCommit
 	// KindAbort releases the locks a successful prepare took.
 	KindAbort
+	// KindSync is a durability barrier: answered once every commit record
+	// the shard handed to its WAL before it is fsynced.
+	KindSync
+	// KindRecycle lets the WAL recycle segments whose records all have
+	// timestamps <= TS (a checkpoint at TS covers them).
+	KindRecycle
 )
 
 // Write is one buffered write of a transaction. Key must be a string the
@@ -74,6 +80,10 @@ type Request[V any] struct {
 	Reads  []string   // keys read, validated under Serializable
 	Ranges []Span     // spans scanned, validated under Serializable
 	Writes []Write[V] // buffered writes
+	// Participants lists every shard a two-phase commit touches; the WAL
+	// record carries it so recovery can tell a complete transaction from a
+	// partial one.
+	Participants []uint32
 	// Blind marks an autocommit write: it has no snapshot, so only locks
 	// are checked; its writes serialize at the shard.
 	Blind bool
@@ -110,6 +120,7 @@ func (r *Request[V]) Reset() {
 	clear(r.Results)
 	clear(r.Entries)
 	*r = Request[V]{
+		Participants: r.Participants[:0],
 		Keys:    r.Keys[:0],
 		Reads:   r.Reads[:0],
 		Ranges:  r.Ranges[:0],

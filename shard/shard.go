@@ -40,6 +40,7 @@ type Shard[V any] struct {
 	stop   <-chan struct{}
 	exited chan struct{} // closed when Run returns
 	clock  Clock
+	wal    *walWriter[V] // nil when in memory
 
 	// Owned by the shard goroutine.
 	list   *mvcc.List[V]
@@ -67,12 +68,13 @@ type Stats struct {
 	Conflicts uint64
 }
 
-// New returns a shard; start it with go s.Run().
-func New[V any](cfg Config) *Shard[V] {
+// New returns a shard, logging its commits through d unless d is nil;
+// start it with go s.Run().
+func New[V any](cfg Config, d *Durability[V]) *Shard[V] {
 	if cfg.InboxSize <= 0 {
 		cfg.InboxSize = 1024
 	}
-	return &Shard[V]{
+	s := &Shard[V]{
 		id:     cfg.ID,
 		inbox:  make(chan *Request[V], cfg.InboxSize),
 		stop:   cfg.Stop,
@@ -81,6 +83,24 @@ func New[V any](cfg Config) *Shard[V] {
 		list:   mvcc.NewList[V](cfg.SkiplistP, cfg.Seed),
 		batch:  make([]*Request[V], 0, maxBatch),
 	}
+	if d != nil {
+		s.wal = newWALWriter(d, cfg.Clock, cfg.ID)
+	}
+	return s
+}
+
+// WALSize returns the bytes in the shard's live WAL segments (0 in memory).
+// Safe from any goroutine.
+func (s *Shard[V]) WALSize() int64 {
+	if s.wal == nil {
+		return 0
+	}
+	return s.wal.size.Load()
+}
+
+// Load installs a recovered version. Call it only before Run.
+func (s *Shard[V]) Load(key string, ts uint64, value V) {
+	s.list.Upsert(key).Install(ts, value, false)
 }
 
 // ID returns the shard's index.
@@ -109,6 +129,13 @@ func (s *Shard[V]) Exited() <-chan struct{} { return s.exited }
 // owner does only when no request is in flight.
 func (s *Shard[V]) Run() {
 	defer close(s.exited)
+	if s.wal != nil {
+		go s.wal.run()
+		defer func() {
+			close(s.wal.jobs) // this goroutine is the only sender
+			<-s.wal.exited
+		}()
+	}
 	for {
 		select {
 		case r := <-s.inbox:
@@ -160,6 +187,12 @@ func (s *Shard[V]) handle(r *Request[V]) {
 	case KindAbort:
 		s.release(r)
 		reply(r)
+	case KindSync, KindRecycle:
+		if s.wal == nil {
+			reply(r)
+			return
+		}
+		s.acks = append(s.acks, r) // ordered behind this batch's commits
 	default:
 		r.Err = errs.ErrConfig
 		reply(r)
@@ -170,6 +203,17 @@ func (s *Shard[V]) handle(r *Request[V]) {
 // group write (and, under Full durability, its single fsync) belongs here,
 // before the timestamps are marked done.
 func (s *Shard[V]) finishBatch() {
+	if len(s.acks) == 0 {
+		return
+	}
+	if s.wal != nil {
+		j := s.wal.getJob()
+		j.acks = append(j.acks, s.acks...)
+		clear(s.acks)
+		s.acks = s.acks[:0]
+		s.wal.jobs <- j
+		return
+	}
 	for i, r := range s.acks {
 		if r.Kind == KindCommitOne && r.Err == nil {
 			s.clock.Done(r.CommitTS)

@@ -1,0 +1,54 @@
+// Package fanout runs bounded background fan-out (recovery of shards in
+// parallel, per-shard checkpoints) on an ants goroutine pool.
+//
+// This package is internal and carries no compatibility promise.
+package fanout
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/panjf2000/ants/v2"
+)
+
+// Run calls fn(0..n-1) on at most workers goroutines and waits for all of
+// them. It returns every error, joined. The pool is released (and its
+// goroutines awaited) before Run returns.
+func Run(n, workers int, fn func(i int) error) error {
+	if n == 0 {
+		return nil
+	}
+	workers = max(1, min(workers, n))
+	pool, err := ants.NewPool(workers, ants.WithDisablePurge(true))
+	if err != nil {
+		return fmt.Errorf("fluxmap: starting worker pool: %w", err)
+	}
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		if err := pool.Submit(func() {
+			defer wg.Done()
+			errs[i] = fn(i)
+		}); err != nil {
+			wg.Done()
+			errs[i] = err
+		}
+	}
+	wg.Wait()
+	if err := pool.ReleaseTimeout(10 * time.Second); err != nil {
+		errs = append(errs, fmt.Errorf("fluxmap: releasing worker pool: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
+// LeakOptions names the goroutines that importing ants starts at package
+// init for its default pool (a purge loop and a clock). They are not ours,
+// live for the whole process, and goleak-based tests ignore them with these
+// top-function names.
+var LeakOptions = []string{
+	"github.com/panjf2000/ants/v2.(*poolCommon).purgeStaleWorkers",
+	"github.com/panjf2000/ants/v2.(*poolCommon).ticktock",
+}

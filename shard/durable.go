@@ -1,0 +1,241 @@
+package shard
+
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/fluxmap/fluxmap/internal/errs"
+)
+
+// Log is the part of a wal.Log the shard's writer uses. Only the writer
+// goroutine calls it.
+type Log interface {
+	Append(ts uint64, payload []byte) error
+	Flush() error
+	Sync() error
+	Recycle(upTo uint64) error
+	Size() int64
+	Close() error
+}
+
+// Durability makes a shard log its commits. Nil means in-memory.
+type Durability[V any] struct {
+	Log Log
+	// Full acknowledges a commit only after its record is fsynced.
+	// Otherwise (Relaxed) a commit is acknowledged once its record reached
+	// the OS, and the log is fsynced when the first of FlushInterval,
+	// FlushCommits commits or FlushBytes bytes since the last fsync is
+	// reached (zero disables a trigger).
+	Full          bool
+	FlushInterval time.Duration
+	FlushCommits  int
+	FlushBytes    int64
+	// EncodeRecord appends the WAL payload of one commit (the wal package's
+	// format, values through the database's ValueCodec).
+	EncodeRecord func(dst []byte, ts uint64, participants []uint32, writes []Write[V]) ([]byte, error)
+	// OnPoison is called once, from the writer goroutine, when a write or
+	// fsync fails; the error wraps ErrPoisoned and the cause.
+	OnPoison func(error)
+}
+
+// walWriter owns one shard's Log on its own goroutine, so the shard never
+// blocks on a write or an fsync.
+//
+// Group commit: the shard hands over one job per batch; the writer takes
+// every job queued while it was busy, appends all their records, writes
+// them with one Flush and (Full) one Sync, then acknowledges them all. So a
+// commit that arrives while an fsync is in flight joins the next one.
+type walWriter[V any] struct {
+	d      *Durability[V]
+	clock  Clock
+	self   []uint32 // this shard's id, the participant list of fast-path commits
+	jobs   chan *walJob[V]
+	exited chan struct{}
+
+	// Owned by the writer goroutine.
+	err          error // sticky: first write or fsync failure
+	payload      []byte
+	unsynced     bool
+	sinceCommits int
+	sinceBytes   int64
+	batch        []*walJob[V]
+	size         atomic.Int64 // log size, readable by any goroutine
+	free         sync.Pool    // *walJob[V]
+}
+
+// walJob is what a shard hands its writer: the commits of one batch, then
+// the control requests (KindSync, KindRecycle) queued behind them.
+type walJob[V any] struct {
+	acks []*Request[V]
+}
+
+func newWALWriter[V any](d *Durability[V], clock Clock, id int) *walWriter[V] {
+	w := &walWriter[V]{
+		d:      d,
+		clock:  clock,
+		self:   []uint32{uint32(id)},
+		jobs:   make(chan *walJob[V], 1024),
+		exited: make(chan struct{}),
+	}
+	w.size.Store(d.Log.Size())
+	return w
+}
+
+func (w *walWriter[V]) getJob() *walJob[V] {
+	if j, ok := w.free.Get().(*walJob[V]); ok {
+		return j
+	}
+	return &walJob[V]{}
+}
+
+// run is the writer goroutine. It ends when jobs is closed (by the shard
+// goroutine, its only sender), after a final fsync.
+func (w *walWriter[V]) run() {
+	defer close(w.exited)
+	var tick <-chan time.Time
+	if !w.d.Full && w.d.FlushInterval > 0 {
+		t := time.NewTicker(w.d.FlushInterval)
+		defer t.Stop()
+		tick = t.C
+	}
+	for {
+		select {
+		case j, ok := <-w.jobs:
+			if !ok {
+				w.sync()
+				if err := w.d.Log.Close(); err != nil && w.err == nil {
+					w.fail(err)
+				}
+				return
+			}
+			w.batch = append(w.batch[:0], j)
+		drain:
+			for {
+				select {
+				case j, ok := <-w.jobs:
+					if !ok {
+						break drain
+					}
+					w.batch = append(w.batch, j)
+				default:
+					break drain
+				}
+			}
+			w.process()
+		case <-tick:
+			if w.unsynced {
+				w.sync()
+			}
+		}
+	}
+}
+
+func (w *walWriter[V]) fail(err error) {
+	if w.err != nil {
+		return
+	}
+	w.err = fmt.Errorf("%w: %w", errs.ErrPoisoned, err)
+	if w.d.OnPoison != nil {
+		w.d.OnPoison(w.err)
+	}
+}
+
+func (w *walWriter[V]) sync() {
+	if w.err != nil || !w.unsynced {
+		return
+	}
+	if err := w.d.Log.Sync(); err != nil {
+		w.fail(err)
+		return
+	}
+	w.unsynced, w.sinceCommits, w.sinceBytes = false, 0, 0
+}
+
+// process logs every commit of the gathered jobs, makes them durable to the
+// configured level, then acknowledges them in order.
+func (w *walWriter[V]) process() {
+	commits := 0
+	for _, j := range w.batch {
+		for _, r := range j.acks {
+			if r.Kind == KindCommit || r.Kind == KindCommitOne {
+				w.appendCommit(r)
+				commits++
+			}
+		}
+	}
+	if commits > 0 && w.err == nil {
+		if err := w.d.Log.Flush(); err != nil {
+			w.fail(err)
+		}
+		w.unsynced = true
+		w.sinceCommits += commits
+		if w.d.Full ||
+			(w.d.FlushCommits > 0 && w.sinceCommits >= w.d.FlushCommits) ||
+			(w.d.FlushBytes > 0 && w.sinceBytes >= w.d.FlushBytes) {
+			w.sync()
+		}
+	}
+	for i, j := range w.batch {
+		for k, r := range j.acks {
+			w.finish(r)
+			j.acks[k] = nil
+		}
+		j.acks = j.acks[:0]
+		w.free.Put(j)
+		w.batch[i] = nil
+	}
+	w.size.Store(w.d.Log.Size())
+}
+
+func (w *walWriter[V]) appendCommit(r *Request[V]) {
+	if w.err != nil {
+		return
+	}
+	ts, parts := r.TS, r.Participants
+	if r.Kind == KindCommitOne {
+		ts, parts = r.CommitTS, w.self
+	}
+	p, err := w.d.EncodeRecord(w.payload[:0], ts, parts, r.Writes)
+	if err != nil {
+		// The commit is already installed in memory, so the only safe
+		// answer to a value the codec cannot encode is to stop.
+		w.fail(fmt.Errorf("encoding commit %d: %w", ts, err))
+		return
+	}
+	w.payload = p
+	if err := w.d.Log.Append(ts, p); err != nil {
+		w.fail(err)
+		return
+	}
+	w.sinceBytes += int64(len(p))
+}
+
+// finish acknowledges one request after its batch was logged.
+func (w *walWriter[V]) finish(r *Request[V]) {
+	switch r.Kind {
+	case KindCommitOne:
+		if w.err != nil {
+			r.Err = w.err
+		} else {
+			w.clock.Done(r.CommitTS)
+		}
+	case KindCommit:
+		if w.err != nil {
+			r.Err = w.err
+		}
+	case KindSync:
+		w.unsynced = true
+		w.sync()
+		r.Err = w.err
+	case KindRecycle:
+		if w.err == nil {
+			if err := w.d.Log.Recycle(r.TS); err != nil {
+				w.fail(err)
+			}
+		}
+		r.Err = w.err
+	}
+	reply(r)
+}
