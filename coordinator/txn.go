@@ -1,6 +1,7 @@
 package coordinator
 
 import (
+	"errors"
 	"slices"
 	"strings"
 
@@ -190,6 +191,9 @@ func (c *Coordinator[V]) commitOne(sh *shard.Shard[V], r *shard.Request[V]) (uin
 func (c *Coordinator[V]) commitTwoPhase(parts []*shard.Request[V], list []int) (uint64, error) {
 	// Phase one: prepare everywhere in parallel.
 	for _, i := range list {
+		for _, p := range list {
+			parts[i].Participants = append(parts[i].Participants, uint32(p))
+		}
 		parts[i].Kind = shard.KindPrepare
 		c.shards[i].Send(parts[i])
 	}
@@ -236,9 +240,16 @@ func (c *Coordinator[V]) commitTwoPhase(parts []*shard.Request[V], list []int) (
 		parts[i].TS = ts
 		c.shards[i].Send(parts[i])
 	}
+	var failed error
 	for _, i := range list {
 		c.shards[i].Wait(parts[i])
+		failed = errors.Join(failed, parts[i].Err)
 		c.putReq(parts[i])
+	}
+	if failed != nil {
+		// A participant could not make its record durable: the database is
+		// poisoned and ts never becomes visible.
+		return 0, failed
 	}
 	c.oracle.Done(ts)
 	return ts, c.waitVisible(ts)
