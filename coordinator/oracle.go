@@ -58,7 +58,10 @@ type Oracle struct {
 // Waiter parks one goroutine until a timestamp becomes visible. A Waiter is
 // reused across commits by its owner; it is not shared between goroutines.
 type Waiter struct {
-	ts uint64
+	// ts is read by other goroutines that find this Waiter in a ring slot
+	// (possibly a stale one, after the owner has moved on to its next
+	// wait), so it is atomic.
+	ts atomic.Uint64
 	ch chan struct{}
 }
 
@@ -127,7 +130,7 @@ func (o *Oracle) Done(ts uint64) {
 
 func (o *Oracle) wake(ts uint64) {
 	slot := &o.waiters[ts&ringMask]
-	if w := slot.Load(); w != nil && w.ts == ts && slot.CompareAndSwap(w, nil) {
+	if w := slot.Load(); w != nil && w.ts.Load() == ts && slot.CompareAndSwap(w, nil) {
 		w.ch <- struct{}{}
 	}
 }
@@ -135,7 +138,7 @@ func (o *Oracle) wake(ts uint64) {
 // WaitVisible blocks until visible >= ts, or the oracle is closed. w must
 // not be in use by another call.
 func (o *Oracle) WaitVisible(ts uint64, w *Waiter) error {
-	w.ts = ts
+	w.ts.Store(ts)
 	slot := &o.waiters[ts&ringMask]
 	for {
 		if o.visible.Load() >= ts {
@@ -167,9 +170,12 @@ func (o *Oracle) WaitVisible(ts uint64, w *Waiter) error {
 func (o *Oracle) register(slot *atomic.Pointer[Waiter], w *Waiter) {
 	for !slot.CompareAndSwap(nil, w) {
 		old := slot.Load()
-		if old != nil && old.ts < w.ts && o.visible.Load() >= old.ts && slot.CompareAndSwap(old, nil) {
-			old.ch <- struct{}{}
-			continue
+		if old != nil {
+			ots := old.ts.Load()
+			if ots < w.ts.Load() && o.visible.Load() >= ots && slot.CompareAndSwap(old, nil) {
+				old.ch <- struct{}{}
+				continue
+			}
 		}
 		runtime.Gosched()
 	}
