@@ -242,12 +242,28 @@ func runTx[K, V any](tx *Tx[K, V], fn func(*Tx[K, V]) error) (err error) {
 	return err
 }
 
-// Close stops the database: it waits for every shard goroutine to exit.
-// Calls made after Close fail with ErrClosed; calls in flight may fail with
-// it too. Close is safe to call more than once; later calls return nil.
+// Close stops the database: it waits for the calls in flight, then for every
+// goroutine it started (a durable database syncs and closes its files).
+// Calls made after Close fail with ErrClosed. Close is safe to call more
+// than once; later calls return nil. It returns an error wrapping
+// ErrPoisoned if a write or fsync failed while the database was open.
 func (db *DB[K, V]) Close() error {
 	if db.closed.CompareAndSwap(false, true) {
-		db.coord.Close()
+		return db.coord.Close()
+	}
+	return nil
+}
+
+// Checkpoint writes a durable snapshot of every shard and recycles the WAL
+// segments it covers; the database does this by itself when a shard's WAL
+// exceeds CheckpointAfterBytes. Writes go on while it runs. It is a no-op in
+// memory.
+func (db *DB[K, V]) Checkpoint(ctx context.Context) error {
+	if err := db.check(ctx, "checkpoint"); err != nil {
+		return err
+	}
+	if err := db.coord.Checkpoint(); err != nil {
+		return fmt.Errorf("fluxmap: checkpoint: %w", err)
 	}
 	return nil
 }

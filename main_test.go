@@ -9,13 +9,21 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/fluxmap/fluxmap"
+	"github.com/fluxmap/fluxmap/internal/fanout"
 )
 
 // TestMain fails the run if any goroutine outlives the tests: every DB a
 // test builds is closed in t.Cleanup, and Close must wait for all of the
 // engine's goroutines (shards, coordinator, stream helpers).
+//
+// The ants worker-pool library starts two goroutines for its default pool
+// when it is imported; they are not the engine's and are ignored.
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	var opts []goleak.Option
+	for _, f := range fanout.LeakOptions {
+		opts = append(opts, goleak.IgnoreTopFunction(f))
+	}
+	goleak.VerifyTestMain(m, opts...)
 }
 
 // shardCounts are the configurations the interleaving, bank and scan tests

@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"time"
 	"unsafe"
 
 	"github.com/fluxmap/fluxmap/coordinator"
+	"github.com/fluxmap/fluxmap/wal"
 )
 
 // IsolationLevel selects how transactions are validated at commit.
@@ -55,6 +57,35 @@ type Builder[K, V any] struct {
 	maxKeySize   int
 	maxValueSize int
 	maxTxnWrites int
+
+	durability      durability
+	persist         PersistenceOptions
+	flushInterval   time.Duration
+	flushCommits    int
+	flushBytes      int64
+	checkpointBytes int64
+	fs              wal.FS // nil: the real file system; tests swap in a fault-injecting one
+}
+
+type durability int
+
+const (
+	inMemory durability = iota
+	relaxed
+	full
+)
+
+// PersistenceOptions says where and how a durable database keeps its files.
+type PersistenceOptions struct {
+	// Dir is the database directory; it is created if missing. Only one
+	// open database may use a directory at a time.
+	Dir string
+	// PoolSize is how many used WAL segment files each shard keeps for
+	// reuse instead of deleting them. Zero means 4.
+	PoolSize int
+	// SegmentSize is the size of each WAL segment file, at least 4 KiB.
+	// Zero means 16 MiB.
+	SegmentSize int64
 }
 
 // New returns a Builder with the defaults documented at each setter.
@@ -79,6 +110,45 @@ func (b *Builder[K, V]) Isolation(l IsolationLevel) *Builder[K, V] { b.isolation
 // SkiplistP sets the probability that a skiplist tower grows one more level,
 // in (0, 1). Default: 0.25.
 func (b *Builder[K, V]) SkiplistP(p float64) *Builder[K, V] { b.skiplistP = p; return b }
+
+// DurabilityFull makes the database durable: a commit returns only after its
+// WAL records are fsynced on every shard it touched, so an acknowledged
+// commit survives a process or OS crash. Concurrent commits share fsyncs.
+// Default: in memory, no files.
+func (b *Builder[K, V]) DurabilityFull(o PersistenceOptions) *Builder[K, V] {
+	b.durability, b.persist = full, o
+	return b
+}
+
+// DurabilityRelaxed makes the database durable with group commit by time or
+// volume: a commit returns once its WAL records are written to the OS, and
+// the WAL is fsynced when the first of FlushInterval, FlushAfterCommits or
+// FlushAfterBytes is reached (at least one must be set). A process crash
+// loses nothing acknowledged; an OS crash or power loss may lose the most
+// recent commits, never a part of a transaction and never a commit older
+// than one that survived.
+func (b *Builder[K, V]) DurabilityRelaxed(o PersistenceOptions) *Builder[K, V] {
+	b.durability, b.persist = relaxed, o
+	return b
+}
+
+// FlushInterval sets how often a Relaxed database fsyncs its WAL when it
+// has unsynced commits. Default: unset.
+func (b *Builder[K, V]) FlushInterval(d time.Duration) *Builder[K, V] { b.flushInterval = d; return b }
+
+// FlushAfterCommits makes a Relaxed database fsync a shard's WAL once n
+// commits are unsynced. Default: unset.
+func (b *Builder[K, V]) FlushAfterCommits(n int) *Builder[K, V] { b.flushCommits = n; return b }
+
+// FlushAfterBytes makes a Relaxed database fsync a shard's WAL once n bytes
+// are unsynced. Default: unset.
+func (b *Builder[K, V]) FlushAfterBytes(n int64) *Builder[K, V] { b.flushBytes = n; return b }
+
+// CheckpointAfterBytes makes a durable database write a checkpoint (and
+// recycle the WAL segments it covers) whenever a shard's live WAL exceeds n
+// bytes, which bounds the WAL's size and the replay time on open. Zero
+// disables automatic checkpoints. Default: 4 segments, at least 64 MiB.
+func (b *Builder[K, V]) CheckpointAfterBytes(n int64) *Builder[K, V] { b.checkpointBytes = n; return b }
 
 // KeyCodec sets the key codec. Default: the built-in codec for K (string,
 // []byte, integer and float types); other key types must set one.
@@ -118,8 +188,64 @@ func (b *Builder[K, V]) validate() error {
 		return configErr("MaxValueSize", "%d is not positive", b.maxValueSize)
 	case b.maxTxnWrites < 1:
 		return configErr("MaxTxnWrites", "%d is not positive", b.maxTxnWrites)
+	case b.flushInterval < 0:
+		return configErr("FlushInterval", "%v is negative", b.flushInterval)
+	case b.flushCommits < 0:
+		return configErr("FlushAfterCommits", "%d is negative", b.flushCommits)
+	case b.flushBytes < 0:
+		return configErr("FlushAfterBytes", "%d is negative", b.flushBytes)
+	case b.checkpointBytes < 0:
+		return configErr("CheckpointAfterBytes", "%d is negative", b.checkpointBytes)
+	}
+	if b.durability == inMemory {
+		return nil
+	}
+	switch {
+	case b.persist.Dir == "":
+		return configErr("PersistenceOptions.Dir", "empty: a durable database needs a directory")
+	case b.persist.PoolSize < 0:
+		return configErr("PersistenceOptions.PoolSize", "%d is negative", b.persist.PoolSize)
+	case b.persist.SegmentSize != 0 && b.persist.SegmentSize < 4<<10:
+		return configErr("PersistenceOptions.SegmentSize", "%d is below 4 KiB", b.persist.SegmentSize)
+	case b.durability == relaxed && b.flushInterval == 0 && b.flushCommits == 0 && b.flushBytes == 0:
+		return configErr("DurabilityRelaxed", "needs FlushInterval, FlushAfterCommits or FlushAfterBytes")
 	}
 	return nil
+}
+
+func (b *Builder[K, V]) durableConfig(vc ValueCodec[V]) *coordinator.DurableConfig[V] {
+	if b.durability == inMemory {
+		return nil
+	}
+	fs := b.fs
+	if fs == nil {
+		fs = wal.OSFS()
+	}
+	seg := b.persist.SegmentSize
+	if seg == 0 {
+		seg = 16 << 20
+	}
+	pool := b.persist.PoolSize
+	if pool == 0 {
+		pool = 4
+	}
+	ckpt := b.checkpointBytes
+	if ckpt == 0 {
+		ckpt = max(4*seg, 64<<20)
+	}
+	return &coordinator.DurableConfig[V]{
+		FS:              fs,
+		Dir:             b.persist.Dir,
+		Full:            b.durability == full,
+		FlushInterval:   b.flushInterval,
+		FlushCommits:    b.flushCommits,
+		FlushBytes:      b.flushBytes,
+		SegmentSize:     seg,
+		PoolSize:        pool,
+		CheckpointBytes: ckpt,
+		Encode:          vc.AppendValue,
+		Decode:          vc.DecodeValue,
+	}
 }
 
 // Build validates the configuration and opens the database. It fails with
@@ -142,18 +268,26 @@ func (b *Builder[K, V]) Build(ctx context.Context) (*DB[K, V], error) {
 	if vc == nil {
 		vc = builtinValueCodec[V]()
 	}
+	if vc == nil && b.durability != inMemory {
+		return nil, configErr("ValueCodec", "value type %T has no built-in codec; a durable database needs one (see JSONCodec, GobCodec)", *new(V))
+	}
 	db := &DB[K, V]{
 		keys:         newKeyEncoder(kc, b.keyCodec == nil, b.maxKeySize),
-		values:       newValueRules[V](b.maxValueSize),
+		values:       newValueRules[V](b.maxValueSize, b.durability != inMemory, vc),
 		valueCodec:   vc,
 		maxTxnWrites: b.maxTxnWrites,
 		isolation:    b.isolation,
 	}
-	db.coord = coordinator.New[V](coordinator.Config{
+	coord, err := coordinator.New[V](coordinator.Config[V]{
 		Shards:       b.shards,
 		SkiplistP:    b.skiplistP,
 		Serializable: b.isolation == Serializable,
+		Durable:      b.durableConfig(vc),
 	})
+	if err != nil {
+		return nil, err
+	}
+	db.coord = coord
 	return db, nil
 }
 
@@ -214,10 +348,14 @@ func (e *keyEncoder[K]) decode(s string) (K, error) {
 type valueRules[V any] struct {
 	kind    int // 0 other, 1 string, 2 []byte
 	maxSize int
+	codec   ValueCodec[V] // durable databases only
 }
 
-func newValueRules[V any](maxSize int) valueRules[V] {
+func newValueRules[V any](maxSize int, durable bool, c ValueCodec[V]) valueRules[V] {
 	r := valueRules[V]{maxSize: maxSize}
+	if durable {
+		r.codec = c
+	}
 	switch any(*new(V)).(type) {
 	case string:
 		r.kind = 1
@@ -230,6 +368,23 @@ func newValueRules[V any](maxSize int) valueRules[V] {
 // admit checks v's size and returns the value to store: a private copy for
 // []byte values, v itself otherwise.
 func (r *valueRules[V]) admit(v V) (V, error) {
+	v, err := r.admitSize(v)
+	if err != nil || r.codec == nil {
+		return v, err
+	}
+	// A durable database logs v after it is installed; a value its codec
+	// cannot encode must be refused now, while nothing has changed.
+	enc, err := r.codec.AppendValue(nil, v)
+	if err != nil {
+		return v, fmt.Errorf("fluxmap: encoding value: %w", err)
+	}
+	if len(enc) > r.maxSize {
+		return v, fmt.Errorf("%w: encoded value is %d bytes, limit %d", ErrValueTooLarge, len(enc), r.maxSize)
+	}
+	return v, nil
+}
+
+func (r *valueRules[V]) admitSize(v V) (V, error) {
 	n := 0
 	switch r.kind {
 	case 1:

@@ -1,6 +1,9 @@
 package fluxmap
 
-import "github.com/fluxmap/fluxmap/internal/txhook"
+import (
+	"github.com/fluxmap/fluxmap/internal/txhook"
+	"github.com/fluxmap/fluxmap/wal"
+)
 
 // timestamped is implemented by every *Tx[K, V]; the hooks below reach the
 // unexported methods through it, whatever the type parameters.
@@ -9,9 +12,15 @@ type timestamped interface {
 	startTS() uint64
 }
 
+// fsSetter is implemented by every *Builder[K, V].
+type fsSetter interface{ setFS(fs wal.FS) }
+
 func init() {
 	txhook.CommitTS = func(tx any) (uint64, error) { return tx.(timestamped).commitTS() }
 	txhook.StartTS = func(tx any) uint64 { return tx.(timestamped).startTS() }
+	txhook.SetFS = func(b any, fs any) { b.(fsSetter).setFS(fs.(wal.FS)) }
 }
+
+func (b *Builder[K, V]) setFS(fs wal.FS) { b.fs = fs }
 
 func (tx *Tx[K, V]) startTS() uint64 { return tx.t.StartTS() }

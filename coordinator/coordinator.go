@@ -16,10 +16,11 @@ import (
 )
 
 // Config configures a Coordinator.
-type Config struct {
+type Config[V any] struct {
 	Shards       int
 	SkiplistP    float64
-	Serializable bool // false: snapshot isolation (no read validation)
+	Serializable bool              // false: snapshot isolation (no read validation)
+	Durable      *DurableConfig[V] // nil: in memory
 }
 
 // Coordinator routes requests to shards, drives two-phase commit and owns
@@ -28,34 +29,57 @@ type Coordinator[V any] struct {
 	oracle       *Oracle
 	shards       []*shard.Shard[V]
 	serializable bool
+	durable      *durableState[V] // nil in memory
 
 	gate      gate
 	stop      chan struct{}
 	wg        sync.WaitGroup
 	closeOnce sync.Once
+	closeErr  error
 
 	reqs    sync.Pool // *shard.Request[V]
 	waiters sync.Pool // *Waiter
 }
 
-// New starts cfg.Shards shard goroutines. Close stops them.
-func New[V any](cfg Config) *Coordinator[V] {
+// New recovers the durable state, if any, and starts cfg.Shards shard
+// goroutines. Close stops them.
+func New[V any](cfg Config[V]) (*Coordinator[V], error) {
 	c := &Coordinator[V]{
-		oracle:       NewOracle(0),
 		serializable: cfg.Serializable,
 		stop:         make(chan struct{}),
+	}
+	var rec *recovered[V]
+	if cfg.Durable != nil {
+		var err error
+		if rec, err = recoverDir(cfg.Durable, cfg.Shards); err != nil {
+			return nil, err
+		}
+		c.oracle = NewOracle(rec.start)
+		c.durable = newDurableState(cfg.Durable, rec)
+	} else {
+		c.oracle = NewOracle(0)
 	}
 	c.reqs.New = func() any { return shard.NewRequest[V]() }
 	c.waiters.New = func() any { return NewWaiter() }
 	c.shards = make([]*shard.Shard[V], cfg.Shards)
 	for i := range c.shards {
+		var d *shard.Durability[V]
+		if rec != nil {
+			d = c.durable.shardDurability(i, rec.logs[i], c.oracle)
+		}
 		c.shards[i] = shard.New[V](shard.Config{
 			ID:        i,
 			SkiplistP: cfg.SkiplistP,
 			Seed:      uint64(i)*0x9E3779B97F4A7C15 + 1,
 			Clock:     c.oracle,
 			Stop:      c.stop,
-		}, nil)
+		}, d)
+		if rec != nil {
+			for k, st := range rec.loads[i] {
+				c.shards[i].Load(k, st.ts, st.value)
+			}
+			rec.loads[i] = nil
+		}
 	}
 	c.wg.Add(len(c.shards))
 	for _, s := range c.shards {
@@ -64,18 +88,30 @@ func New[V any](cfg Config) *Coordinator[V] {
 			s.Run()
 		}()
 	}
-	return c
+	if c.durable != nil {
+		c.durable.startCheckpointer(c)
+	}
+	return c, nil
 }
 
-// Close refuses new operations, waits for those in flight, then stops every
-// shard goroutine and waits for them. Safe to call more than once.
-func (c *Coordinator[V]) Close() {
+// Close stops background checkpoints, refuses new operations, waits for
+// those in flight, then stops every shard goroutine (whose WAL writers sync
+// and close their logs) and waits for them. Safe to call more than once; it
+// returns the durability failure, if one poisoned the database.
+func (c *Coordinator[V]) Close() error {
 	c.closeOnce.Do(func() {
+		if c.durable != nil {
+			c.durable.stopCheckpointer()
+		}
 		c.gate.close()
 		close(c.stop)
 		c.wg.Wait()
 		c.oracle.Close()
+		if c.durable != nil {
+			c.closeErr = c.durable.close(c.oracle.Poisoned())
+		}
 	})
+	return c.closeErr
 }
 
 // enter admits an operation that talks to shards; see gate.

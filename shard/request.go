@@ -121,13 +121,13 @@ func (r *Request[V]) Reset() {
 	clear(r.Entries)
 	*r = Request[V]{
 		Participants: r.Participants[:0],
-		Keys:    r.Keys[:0],
-		Reads:   r.Reads[:0],
-		Ranges:  r.Ranges[:0],
-		Writes:  r.Writes[:0],
-		Results: r.Results[:0],
-		Entries: r.Entries[:0],
-		Old:     zero,
-		done:    r.done,
+		Keys:         r.Keys[:0],
+		Reads:        r.Reads[:0],
+		Ranges:       r.Ranges[:0],
+		Writes:       r.Writes[:0],
+		Results:      r.Results[:0],
+		Entries:      r.Entries[:0],
+		Old:          zero,
+		done:         r.done,
 	}
 }

@@ -10,3 +10,7 @@ var CommitTS func(tx any) (uint64, error)
 
 // StartTS returns the snapshot timestamp tx (a *fluxmap.Tx) reads at.
 var StartTS func(tx any) uint64
+
+// SetFS makes a *fluxmap.Builder use fs (a wal.FS, e.g. a fault-injecting
+// one) instead of the real file system.
+var SetFS func(builder any, fs any)

@@ -1,0 +1,199 @@
+package coordinator
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/fluxmap/fluxmap/internal/fanout"
+	"github.com/fluxmap/fluxmap/shard"
+	"github.com/fluxmap/fluxmap/wal"
+)
+
+// checkpointPoll is how often the checkpointer looks at WAL sizes.
+const checkpointPoll = 50 * time.Millisecond
+
+// durableState is the coordinator's side of durability: the directory lock,
+// the generation, and checkpoints.
+type durableState[V any] struct {
+	cfg    *DurableConfig[V]
+	gen    uint64
+	unlock io.Closer
+
+	ckptMu   sync.Mutex // one checkpoint at a time
+	lastCkpt uint64     // Protected by ckptMu.
+
+	stopCkpt chan struct{}
+	ckptDone chan struct{}
+}
+
+func newDurableState[V any](cfg *DurableConfig[V], rec *recovered[V]) *durableState[V] {
+	return &durableState[V]{cfg: cfg, gen: rec.gen, unlock: rec.unlock, lastCkpt: rec.start}
+}
+
+func (d *durableState[V]) shardDurability(i int, l *wal.Log, o *Oracle) *shard.Durability[V] {
+	enc := d.cfg.Encode
+	return &shard.Durability[V]{
+		Log:           l,
+		Full:          d.cfg.Full,
+		FlushInterval: d.cfg.FlushInterval,
+		FlushCommits:  d.cfg.FlushCommits,
+		FlushBytes:    d.cfg.FlushBytes,
+		EncodeRecord: func(dst []byte, ts uint64, parts []uint32, writes []shard.Write[V]) ([]byte, error) {
+			dst = wal.AppendPayloadHeader(dst, ts, parts, len(writes))
+			for i := range writes {
+				w := &writes[i]
+				var err error
+				dst, err = wal.AppendWrite(dst, w.Key, w.Tombstone, 0, func(b []byte) ([]byte, error) {
+					return enc(b, w.Value)
+				})
+				if err != nil {
+					return dst, fmt.Errorf("value of key %q: %w", w.Key, err)
+				}
+			}
+			return dst, nil
+		},
+		OnPoison: o.Poison,
+	}
+}
+
+func (d *durableState[V]) startCheckpointer(c *Coordinator[V]) {
+	d.stopCkpt = make(chan struct{})
+	d.ckptDone = make(chan struct{})
+	go func() {
+		defer close(d.ckptDone)
+		if d.cfg.CheckpointBytes <= 0 {
+			<-d.stopCkpt
+			return
+		}
+		t := time.NewTicker(checkpointPoll)
+		defer t.Stop()
+		for {
+			select {
+			case <-d.stopCkpt:
+				return
+			case <-t.C:
+			}
+			var biggest int64
+			for _, s := range c.shards {
+				biggest = max(biggest, s.WALSize())
+			}
+			if biggest > d.cfg.CheckpointBytes {
+				// A failure poisons the database or is retried on the next
+				// tick; Checkpoint reports it to explicit callers.
+				_ = c.Checkpoint()
+			}
+		}
+	}()
+}
+
+func (d *durableState[V]) stopCheckpointer() {
+	close(d.stopCkpt)
+	<-d.ckptDone
+}
+
+func (d *durableState[V]) close(poisoned error) error {
+	err := d.unlock.Close()
+	if poisoned != nil {
+		return poisoned
+	}
+	return err
+}
+
+// Checkpoint writes every shard's state at one snapshot timestamp C, then
+// lets the WALs recycle the segments it covers. C is durable on every shard
+// first (a sync barrier), as recovery requires: a checkpoint must never
+// cover a transaction whose record another shard could still lose.
+//
+// The state is read with ordinary bounded scan requests at C, so a shard
+// serves other requests between chunks, and encoding and file I/O happen on
+// the checkpoint's own goroutines, not on the shards. In memory it is a
+// no-op.
+func (c *Coordinator[V]) Checkpoint() error {
+	d := c.durable
+	if d == nil {
+		return nil
+	}
+	d.ckptMu.Lock()
+	defer d.ckptMu.Unlock()
+	if err := c.oracle.Poisoned(); err != nil {
+		return err
+	}
+	g, err := c.enter()
+	if err != nil {
+		return err
+	}
+	defer c.gate.exit(g)
+	snap := c.oracle.Acquire(0)
+	defer snap.Release()
+	ts := snap.TS
+	if ts == d.lastCkpt {
+		return nil
+	}
+	if err := c.broadcast(shard.KindSync, 0); err != nil {
+		return err
+	}
+	err = fanout.Run(len(c.shards), runtime.GOMAXPROCS(0), func(i int) error {
+		return c.checkpointShard(i, ts)
+	})
+	if err != nil {
+		return fmt.Errorf("fluxmap: checkpoint at %d: %w", ts, err)
+	}
+	if err := c.broadcast(shard.KindRecycle, ts); err != nil {
+		return err
+	}
+	d.lastCkpt = ts
+	return nil
+}
+
+// broadcast sends a control request to every shard and waits for all.
+func (c *Coordinator[V]) broadcast(kind shard.Kind, ts uint64) error {
+	reqs := make([]*shard.Request[V], len(c.shards))
+	for i, s := range c.shards {
+		r := c.getReq()
+		r.Kind, r.TS = kind, ts
+		reqs[i] = r
+		s.Send(r)
+	}
+	var err error
+	for i, s := range c.shards {
+		s.Wait(reqs[i])
+		err = errors.Join(err, reqs[i].Err)
+		c.putReq(reqs[i])
+	}
+	return err
+}
+
+func (c *Coordinator[V]) checkpointShard(i int, ts uint64) error {
+	d := c.durable
+	cw, err := wal.CreateCheckpoint(d.cfg.FS, shardDir(d.cfg.Dir, d.gen, i), ts)
+	if err != nil {
+		return err
+	}
+	r := c.getReq()
+	defer c.putReq(r)
+	lo := ""
+	for {
+		r.Reset()
+		r.Kind, r.TS, r.Limit = shard.KindScan, ts, 1024
+		r.Span = shard.Span{Lo: lo, HiInf: true}
+		c.shards[i].Do(r)
+		for _, e := range r.Entries {
+			if err := cw.Add(e.Key, 0, func(dst []byte) ([]byte, error) { return d.cfg.Encode(dst, e.Value) }); err != nil {
+				return errors.Join(err, cw.Abort())
+			}
+		}
+		if !r.More {
+			break
+		}
+		lo = r.Resume
+	}
+	return cw.Commit()
+}
+
+// Poisoned returns the durability failure that poisoned the database, or
+// nil. Such an error wraps ErrPoisoned.
+func (c *Coordinator[V]) Poisoned() error { return c.oracle.Poisoned() }

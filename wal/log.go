@@ -1,0 +1,345 @@
+package wal
+
+import (
+	"fmt"
+	"path/filepath"
+
+	"github.com/fluxmap/fluxmap/internal/errs"
+)
+
+// Options configure a Log.
+type Options struct {
+	// FS is the file system; required (OSFS for real files).
+	FS FS
+	// Dir is the shard's directory; created if missing. The caller holds
+	// the database's lock (FS.Lock): two Logs on one Dir would destroy
+	// each other.
+	Dir string
+	// SegmentSize is the size segments are preallocated to; default 16 MiB
+	// when 0, at least 64 bytes. A segment grows past it only to hold one
+	// record that is larger on its own.
+	SegmentSize int64
+	// PoolSize is how many recycled segment files are kept for reuse;
+	// default 4 when 0.
+	PoolSize int
+}
+
+const (
+	// DefaultSegmentSize is the SegmentSize used when Options leaves it 0.
+	DefaultSegmentSize = 16 << 20
+	// DefaultPoolSize is the PoolSize used when Options leaves it 0.
+	DefaultPoolSize = 4
+
+	minSegmentSize = 64
+)
+
+// LogStats counts what a Log did since Open.
+type LogStats struct {
+	Bytes    int64 // framed bytes appended
+	Syncs    int64 // fsyncs of segment files
+	Segments int   // live segments, the current one included
+}
+
+// segment is one live segment file.
+type segment struct {
+	seq      uint64
+	name     string // full path
+	end      int64  // bytes of frames in it (for the current one, including l.buf)
+	fileSize int64  // size on disk, to keep oversized files out of the pool
+	maxTS    uint64 // largest commit timestamp in it; 0 if none
+}
+
+// Log is one shard's write-ahead log: a sequence of segment files, the last
+// of which (the current segment) takes appends.
+//
+// A Log is owned by one goroutine (the shard's WAL writer): no method is
+// safe for concurrent use, and nothing inside locks.
+//
+// Invariants:
+//   - segs is ordered by seq, which only grows; segs[len-1] is current and
+//     is the only unsealed one. Every other live segment ends with a
+//     RecordSegmentEnd frame that was synced before its successor existed.
+//   - The current file holds valid frames in [0, off); l.buf holds the
+//     frames to be written at off; bytes past off+len(buf) are zeros or
+//     data no valid frame of this seq can start in (see Open).
+//   - Once err is set, the Log performs no more writes, syncs or renames.
+type Log struct {
+	fs       FS
+	dir      string
+	segSize  int64
+	poolSize int
+
+	segs     []segment
+	cur      File   // the current segment's file
+	off      int64  // where buf goes in the current segment
+	buf      []byte // framed records not yet written
+	dirty    bool   // cur has writes not yet synced
+	pool     []string
+	nextSeq  uint64
+	nextFree uint64
+
+	err    error // sticky: the first failed write, sync, rename, remove or dir sync
+	closed bool
+	stats  LogStats
+}
+
+// bufKeep is the most buffer capacity a Log keeps after a flush; a larger
+// buffer (left by one huge record) is dropped.
+const bufKeep = 4 << 20
+
+func segName(dir string, seq uint64) string {
+	return filepath.Join(dir, fmt.Sprintf("%016x.wal", seq))
+}
+
+func (l *Log) current() *segment { return &l.segs[len(l.segs)-1] }
+
+// usable returns the error every operation returns once the Log is closed
+// or has failed.
+func (l *Log) usable() error {
+	if l.closed {
+		return fmt.Errorf("wal: %s: %w", l.dir, errs.ErrClosed)
+	}
+	if l.err != nil {
+		return fmt.Errorf("wal: %s unusable after an earlier failure: %w", l.dir, l.err)
+	}
+	return nil
+}
+
+// fail records the first I/O failure; from then on the Log does no more
+// I/O, because after a failed fsync the kernel may have dropped the dirty
+// pages and a retry could falsely succeed.
+func (l *Log) fail(op, name string, err error) error {
+	err = fmt.Errorf("wal: %s %s: %w", op, name, err)
+	if l.err == nil {
+		l.err = err
+	}
+	return err
+}
+
+// Append frames one RecordCommit payload into the current segment's
+// buffer; Flush writes it and Sync makes it durable. If the record does not
+// fit in the current segment, Append first seals the segment (flush, sync)
+// and rolls to the next one.
+func (l *Log) Append(ts uint64, payload []byte) error {
+	if err := l.usable(); err != nil {
+		return err
+	}
+	if len(payload) > MaxRecordSize {
+		return fmt.Errorf("wal: record of %d bytes exceeds MaxRecordSize: %w", len(payload), errs.ErrTxnTooLarge)
+	}
+	need := int64(HeaderSize + len(payload))
+	// Room is left for the RecordSegmentEnd that seals the segment. An
+	// empty segment takes any record, however large.
+	if pos := l.current().end; pos > 0 && pos+need+HeaderSize > l.segSize {
+		if err := l.roll(true); err != nil {
+			return err
+		}
+	}
+	s := l.current()
+	l.buf = appendFrame(l.buf, RecordCommit, s.seq, payload)
+	s.end += need
+	s.fileSize = max(s.fileSize, s.end)
+	s.maxTS = max(s.maxTS, ts)
+	l.stats.Bytes += need
+	return nil
+}
+
+// Flush writes the buffered records to the current segment file, so they
+// reach the OS (and survive a crash of the process, not of the machine).
+func (l *Log) Flush() error {
+	if err := l.usable(); err != nil {
+		return err
+	}
+	return l.flush()
+}
+
+func (l *Log) flush() error {
+	if len(l.buf) == 0 {
+		return nil
+	}
+	if _, err := l.cur.WriteAt(l.buf, l.off); err != nil {
+		return l.fail("write", l.current().name, err)
+	}
+	l.off += int64(len(l.buf))
+	l.dirty = true
+	if cap(l.buf) > bufKeep {
+		l.buf = nil
+	} else {
+		l.buf = l.buf[:0]
+	}
+	return nil
+}
+
+// Sync flushes and then fsyncs the current segment. With nothing written
+// since the last Sync it does no I/O.
+func (l *Log) Sync() error {
+	if err := l.usable(); err != nil {
+		return err
+	}
+	return l.sync()
+}
+
+func (l *Log) sync() error {
+	if err := l.flush(); err != nil {
+		return err
+	}
+	if !l.dirty {
+		return nil
+	}
+	if err := l.cur.Sync(); err != nil {
+		return l.fail("sync", l.current().name, err)
+	}
+	l.dirty = false
+	l.stats.Syncs++
+	return nil
+}
+
+// roll makes a new current segment. With seal it first appends a
+// RecordSegmentEnd to the current one and syncs it: the new segment must
+// not exist before its predecessor is complete on disk, or a crash could
+// leave valid records after a hole.
+func (l *Log) roll(seal bool) error {
+	if seal {
+		s := l.current()
+		l.buf = appendFrame(l.buf, RecordSegmentEnd, s.seq, nil)
+		s.end += HeaderSize
+		s.fileSize = max(s.fileSize, s.end)
+		if err := l.sync(); err != nil {
+			return err
+		}
+	}
+	seq := l.nextSeq
+	name := segName(l.dir, seq)
+	var f File
+	var err error
+	if len(l.pool) > 0 {
+		free := l.pool[0]
+		if err := l.fs.Rename(free, name); err != nil {
+			return l.fail("rename", free, err)
+		}
+		l.pool = l.pool[1:]
+		f, err = l.fs.Open(name)
+	} else {
+		f, err = l.fs.Create(name)
+	}
+	if err != nil {
+		return l.fail("open", name, err)
+	}
+	if err := f.Preallocate(l.segSize); err != nil {
+		f.Close() // the preallocation error is the one worth reporting
+		return l.fail("preallocate", name, err)
+	}
+	size, err := f.Size()
+	if err != nil {
+		f.Close()
+		return l.fail("stat", name, err)
+	}
+	if err := l.fs.SyncDir(l.dir); err != nil {
+		f.Close()
+		return l.fail("sync dir", l.dir, err)
+	}
+	if l.cur != nil {
+		if err := l.cur.Close(); err != nil {
+			f.Close()
+			return l.fail("close", l.current().name, err)
+		}
+	}
+	l.cur, l.off, l.dirty = f, 0, false
+	l.segs = append(l.segs, segment{seq: seq, name: name, fileSize: size})
+	l.nextSeq++
+	return nil
+}
+
+// Recycle retires the oldest segments whose records all have commit
+// timestamps <= upTo (a checkpoint at upTo covers them), stopping at the
+// first segment that holds a newer one and never retiring the current
+// segment. Retired files go to the pool (renamed free-*) while it has room
+// and are removed otherwise; then the directory is synced.
+func (l *Log) Recycle(upTo uint64) error {
+	if err := l.usable(); err != nil {
+		return err
+	}
+	n := 0
+	for n < len(l.segs)-1 && l.segs[n].maxTS <= upTo {
+		n++
+	}
+	return l.retire(n)
+}
+
+// Reset seals the current segment, starts a new one and retires every
+// older segment whatever its timestamps. The caller uses it after writing a
+// checkpoint that covers everything logged so far.
+func (l *Log) Reset() error {
+	if err := l.usable(); err != nil {
+		return err
+	}
+	if err := l.roll(true); err != nil {
+		return err
+	}
+	return l.retire(len(l.segs) - 1)
+}
+
+// retire moves segs[:n] to the pool or removes them, then syncs the
+// directory. Oldest go first, so a crash midway leaves a suffix of the log.
+func (l *Log) retire(n int) error {
+	if n == 0 {
+		return nil
+	}
+	for i := range n {
+		s := l.segs[i]
+		if len(l.pool) < l.poolSize && s.fileSize <= l.segSize {
+			free := filepath.Join(l.dir, fmt.Sprintf("free-%016x", l.nextFree))
+			if err := l.fs.Rename(s.name, free); err != nil {
+				return l.fail("rename", s.name, err)
+			}
+			l.nextFree++
+			l.pool = append(l.pool, free)
+		} else if err := l.fs.Remove(s.name); err != nil {
+			return l.fail("remove", s.name, err)
+		}
+	}
+	l.segs = append(l.segs[:0], l.segs[n:]...)
+	if err := l.fs.SyncDir(l.dir); err != nil {
+		return l.fail("sync dir", l.dir, err)
+	}
+	return nil
+}
+
+// Size returns the bytes of frames in the live segments, buffered ones
+// included (not the preallocated file sizes).
+func (l *Log) Size() int64 {
+	var n int64
+	for _, s := range l.segs {
+		n += s.end
+	}
+	return n
+}
+
+// Stats returns counters since Open.
+func (l *Log) Stats() LogStats {
+	st := l.stats
+	st.Segments = len(l.segs)
+	return st
+}
+
+// Close syncs the log and closes its file. After a failure it only closes
+// (a failed fsync is never retried) and returns the failure. Later calls of
+// any method return an error wrapping errs.ErrClosed; Close itself returns
+// nil again.
+func (l *Log) Close() error {
+	if l.closed {
+		return nil
+	}
+	err := l.usable()
+	if err == nil {
+		err = l.sync()
+	}
+	l.closed = true
+	if l.cur != nil {
+		if cerr := l.cur.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("wal: close %s: %w", l.current().name, cerr)
+		}
+		l.cur = nil
+	}
+	return err
+}
