@@ -29,7 +29,8 @@ type DB[K, V any] struct {
 	isolation    IsolationLevel
 
 	closed  atomic.Bool
-	scratch sync.Pool // *[]byte for temporary key encodings
+	retries atomic.Uint64 // Transaction attempts retried after a conflict
+	scratch sync.Pool     // *[]byte for temporary key encodings
 }
 
 func (db *DB[K, V]) check(ctx context.Context, op string) error {
@@ -223,6 +224,7 @@ func (db *DB[K, V]) Transaction(ctx context.Context, fn func(*Tx[K, V]) error) e
 		if err == nil || !isConflict(err) {
 			return err
 		}
+		db.retries.Add(1)
 		if berr := coordinator.Backoff(ctx, attempt); berr != nil {
 			return fmt.Errorf("fluxmap: transaction: giving up after %d attempts: %w (last: %w)", attempt+1, berr, err)
 		}

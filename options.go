@@ -65,6 +65,7 @@ type Builder[K, V any] struct {
 	flushBytes      int64
 	checkpointBytes int64
 	fs              wal.FS // nil: the real file system; tests swap in a fault-injecting one
+	vacuum          VacuumOptions
 }
 
 type durability int
@@ -194,6 +195,8 @@ func (b *Builder[K, V]) validate() error {
 		return configErr("FlushAfterCommits", "%d is negative", b.flushCommits)
 	case b.flushBytes < 0:
 		return configErr("FlushAfterBytes", "%d is negative", b.flushBytes)
+	case b.vacuum.Interval < 0:
+		return configErr("AutoVacuum", "interval %v is negative", b.vacuum.Interval)
 	case b.checkpointBytes < 0:
 		return configErr("CheckpointAfterBytes", "%d is negative", b.checkpointBytes)
 	}
@@ -279,10 +282,11 @@ func (b *Builder[K, V]) Build(ctx context.Context) (*DB[K, V], error) {
 		isolation:    b.isolation,
 	}
 	coord, err := coordinator.New[V](coordinator.Config[V]{
-		Shards:       b.shards,
-		SkiplistP:    b.skiplistP,
-		Serializable: b.isolation == Serializable,
-		Durable:      b.durableConfig(vc),
+		Shards:         b.shards,
+		SkiplistP:      b.skiplistP,
+		Serializable:   b.isolation == Serializable,
+		Durable:        b.durableConfig(vc),
+		VacuumInterval: b.vacuum.Interval,
 	})
 	if err != nil {
 		return nil, err

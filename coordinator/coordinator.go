@@ -21,6 +21,8 @@ type Config[V any] struct {
 	SkiplistP    float64
 	Serializable bool              // false: snapshot isolation (no read validation)
 	Durable      *DurableConfig[V] // nil: in memory
+	// VacuumInterval runs a vacuum pass this often; 0 disables it.
+	VacuumInterval time.Duration
 }
 
 // Coordinator routes requests to shards, drives two-phase commit and owns
@@ -31,11 +33,13 @@ type Coordinator[V any] struct {
 	serializable bool
 	durable      *durableState[V] // nil in memory
 
-	gate      gate
-	stop      chan struct{}
-	wg        sync.WaitGroup
-	closeOnce sync.Once
-	closeErr  error
+	gate       gate
+	stopVacuum chan struct{}
+	vacuumDone <-chan struct{}
+	stop       chan struct{}
+	wg         sync.WaitGroup
+	closeOnce  sync.Once
+	closeErr   error
 
 	reqs    sync.Pool // *shard.Request[V]
 	waiters sync.Pool // *Waiter
@@ -91,6 +95,12 @@ func New[V any](cfg Config[V]) (*Coordinator[V], error) {
 	if c.durable != nil {
 		c.durable.startCheckpointer(c)
 	}
+	if cfg.VacuumInterval > 0 {
+		c.stopVacuum = make(chan struct{})
+		c.vacuumDone = backgroundLoop(cfg.VacuumInterval, c.stopVacuum, func() {
+			_, _ = c.Vacuum() // fails only when closing
+		})
+	}
 	return c, nil
 }
 
@@ -102,6 +112,10 @@ func (c *Coordinator[V]) Close() error {
 	c.closeOnce.Do(func() {
 		if c.durable != nil {
 			c.durable.stopCheckpointer()
+		}
+		if c.stopVacuum != nil {
+			close(c.stopVacuum)
+			<-c.vacuumDone
 		}
 		c.gate.close()
 		close(c.stop)
@@ -157,6 +171,7 @@ func (c *Coordinator[V]) Get(key string) (V, bool, error) {
 	r := c.getReq()
 	r.Kind = shard.KindGet
 	r.TS = c.oracle.Visible()
+	r.Latest = true
 	r.Keys = append(r.Keys, key)
 	c.shards[c.ShardOf(key)].Do(r)
 	c.gate.exit(g)
@@ -196,7 +211,7 @@ func (c *Coordinator[V]) Write(ctx context.Context, key string, val V, tombstone
 		}
 		c.oracle.Release()
 		c.gate.exit(g)
-		cerr := r.Err
+		cerr := c.preferPoison(r.Err)
 		c.putReq(r)
 		if !errors.Is(cerr, errs.ErrConflict) {
 			return old, false, cerr

@@ -226,7 +226,12 @@ func (o *Oracle) Acquire(hint uint64) Snapshot {
 	for {
 		ts := o.visible.Load()
 		st.mu.Lock()
-		st.counts[ts]++
+		e := st.counts[ts]
+		if e.n == 0 {
+			e.since = time.Now()
+		}
+		e.n++
+		st.counts[ts] = e
 		st.mu.Unlock()
 		// A horizon computed concurrently may have missed this stripe;
 		// horizonFloor tells us whether that could matter.
@@ -266,19 +271,35 @@ func (o *Oracle) Horizon() uint64 {
 // OldestSnapshot returns the timestamp of the oldest live snapshot and
 // whether there is one.
 func (o *Oracle) OldestSnapshot() (uint64, bool) {
+	ts, _, ok := o.oldest()
+	return ts, ok
+}
+
+// OldestSnapshotSince returns when the longest-held live snapshot was
+// taken, and whether there is one.
+func (o *Oracle) OldestSnapshotSince() (time.Time, bool) {
+	_, since, ok := o.oldest()
+	return since, ok
+}
+
+func (o *Oracle) oldest() (uint64, time.Time, bool) {
 	found := false
 	var oldest uint64
+	var since time.Time
 	for i := range o.snapshots.stripes {
 		st := &o.snapshots.stripes[i]
 		st.mu.Lock()
-		for ts := range st.counts {
+		for ts, e := range st.counts {
 			if !found || ts < oldest {
 				oldest, found = ts, true
+			}
+			if since.IsZero() || e.since.Before(since) {
+				since = e.since
 			}
 		}
 		st.mu.Unlock()
 	}
-	return oldest, found
+	return oldest, since, found
 }
 
 const snapshotStripes = 32
@@ -290,13 +311,20 @@ type snapshotRegistry struct {
 
 type snapshotStripe struct {
 	mu     sync.Mutex
-	counts map[uint64]int // Protected by mu.
+	counts map[uint64]snapshotEntry // Protected by mu.
 	_      [40]byte
+}
+
+// snapshotEntry counts the live snapshots at one timestamp and remembers
+// when the first of them was taken.
+type snapshotEntry struct {
+	n     int
+	since time.Time
 }
 
 func (r *snapshotRegistry) init() {
 	for i := range r.stripes {
-		r.stripes[i].counts = make(map[uint64]int)
+		r.stripes[i].counts = make(map[uint64]snapshotEntry)
 	}
 }
 
@@ -311,10 +339,11 @@ func (r *snapshotRegistry) raiseFloor(h uint64) {
 
 func (st *snapshotStripe) release(ts uint64) {
 	st.mu.Lock()
-	if st.counts[ts] <= 1 {
+	if e := st.counts[ts]; e.n <= 1 {
 		delete(st.counts, ts)
 	} else {
-		st.counts[ts]--
+		e.n--
+		st.counts[ts] = e
 	}
 	st.mu.Unlock()
 }

@@ -129,6 +129,11 @@ func (t *Txn[V]) Commit() (uint64, error) {
 		return 0, nil
 	}
 	c := t.c
+	// A poisoned database refuses every commit with the poisoning error,
+	// not with the conflicts its never-visible installs would cause.
+	if err := c.oracle.Poisoned(); err != nil {
+		return 0, err
+	}
 	g, err := c.enter()
 	if err != nil {
 		return 0, err
@@ -181,7 +186,7 @@ func (c *Coordinator[V]) commitOne(sh *shard.Shard[V], r *shard.Request[V]) (uin
 	if r.Err != nil {
 		err := r.Err
 		c.putReq(r)
-		return 0, err
+		return 0, c.preferPoison(err)
 	}
 	ts := r.CommitTS
 	c.putReq(r)
@@ -220,7 +225,7 @@ func (c *Coordinator[V]) commitTwoPhase(parts []*shard.Request[V], list []int) (
 			c.shards[i].Wait(parts[i])
 			c.putReq(parts[i])
 		}
-		return 0, err
+		return 0, c.preferPoison(err)
 	}
 	// Phase two: every participant voted yes; the commit is decided.
 	if e := c.oracle.Admit(); e != nil {
@@ -304,3 +309,13 @@ func (s *TxnScanner[V]) Err() error { return s.base.Err() }
 
 // Close releases the scanner's buffers.
 func (s *TxnScanner[V]) Close() { s.base.Close() }
+
+// preferPoison returns the poisoning error instead of err if the database
+// was poisoned meanwhile: a conflict with a write that will never become
+// visible is not worth retrying.
+func (c *Coordinator[V]) preferPoison(err error) error {
+	if p := c.oracle.Poisoned(); p != nil {
+		return p
+	}
+	return err
+}

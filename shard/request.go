@@ -26,6 +26,12 @@ const (
 	// KindRecycle lets the WAL recycle segments whose records all have
 	// timestamps <= TS (a checkpoint at TS covers them).
 	KindRecycle
+	// KindVacuum drops versions no reader at or above the horizon TS can
+	// see, in bounded slices between other requests, and answers with the
+	// counts in Vacuumed when the whole shard has been visited.
+	KindVacuum
+	// KindStats answers with the shard's counters in Stats.
+	KindStats
 )
 
 // Write is one buffered write of a transaction. Key must be a string the
@@ -89,6 +95,10 @@ type Request[V any] struct {
 	Blind bool
 	// WantOld asks a blind CommitOne for the value Writes[0] replaced.
 	WantOld bool
+	// Latest marks an autocommit read: it may be served at a later
+	// timestamp than TS (the shard's vacuum floor), which a single-key read
+	// at any visible timestamp allows.
+	Latest bool
 
 	Span  Span // KindScan
 	Limit int  // KindScan: most entries per chunk
@@ -100,6 +110,8 @@ type Request[V any] struct {
 	CommitTS uint64 // KindCommitOne
 	Old      V
 	OldFound bool
+	Vacuumed VacuumStats // KindVacuum
+	Stats    Stats       // KindStats
 	Err      error // a vote no (wraps ErrConflict) or another failure
 
 	done chan struct{}

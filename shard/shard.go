@@ -49,6 +49,11 @@ type Shard[V any] struct {
 	batch  []*Request[V]
 	acks   []*Request[V] // commits to acknowledge at the end of the batch
 	stats  Stats
+	// readFloor is the highest horizon vacuum has used: versions a reader
+	// below it needs may be gone, so Latest reads are served at it.
+	readFloor uint64
+	vacuum    *vacuumTask[V] // the pass in progress, if any
+	queued    []*Request[V]  // vacuum requests waiting for the current pass
 }
 
 type dirtyWrite[V any] struct {
@@ -63,9 +68,18 @@ type rangeLock struct {
 
 // Stats are counters kept by the shard goroutine.
 type Stats struct {
-	Versions  int
-	Commits   uint64
-	Conflicts uint64
+	Keys      int    // nodes with at least one version
+	Versions  int    // versions in all chains
+	Commits   uint64 // commits installed here
+	Conflicts uint64 // validation failures (votes no)
+	Vacuum    VacuumStats
+}
+
+// VacuumStats counts what vacuum removed.
+type VacuumStats struct {
+	Passes   uint64
+	Versions uint64
+	Keys     uint64
 }
 
 // New returns a shard, logging its commits through d unless d is nil;
@@ -101,6 +115,8 @@ func (s *Shard[V]) WALSize() int64 {
 // Load installs a recovered version. Call it only before Run.
 func (s *Shard[V]) Load(key string, ts uint64, value V) {
 	s.list.Upsert(key).Install(ts, value, false)
+	s.stats.Keys++
+	s.stats.Versions++
 }
 
 // ID returns the shard's index.
@@ -137,11 +153,24 @@ func (s *Shard[V]) Run() {
 		}()
 	}
 	for {
-		select {
-		case r := <-s.inbox:
-			s.batch = append(s.batch[:0], r)
-		case <-s.stop:
-			return
+		if s.vacuum != nil {
+			// Background work runs in slices, only while no request waits.
+			select {
+			case r := <-s.inbox:
+				s.batch = append(s.batch[:0], r)
+			case <-s.stop:
+				return
+			default:
+				s.vacuumSlice()
+				continue
+			}
+		} else {
+			select {
+			case r := <-s.inbox:
+				s.batch = append(s.batch[:0], r)
+			case <-s.stop:
+				return
+			}
 		}
 	drain:
 		for len(s.batch) < maxBatch {
@@ -187,6 +216,11 @@ func (s *Shard[V]) handle(r *Request[V]) {
 	case KindAbort:
 		s.release(r)
 		reply(r)
+	case KindVacuum:
+		s.startVacuum(r)
+	case KindStats:
+		r.Stats = s.stats
+		reply(r)
 	case KindSync, KindRecycle:
 		if s.wal == nil {
 			reply(r)
@@ -225,6 +259,9 @@ func (s *Shard[V]) finishBatch() {
 }
 
 func (s *Shard[V]) get(r *Request[V]) {
+	if r.Latest && r.TS < s.readFloor {
+		r.TS = s.readFloor
+	}
 	for _, k := range r.Keys {
 		if d, ok := s.dirty[k]; ok { // the injected G1a bug; nil map when off
 			r.Results = append(r.Results, ReadResult[V]{Value: d.w.Value, Found: !d.w.Tombstone})
@@ -325,6 +362,9 @@ func (s *Shard[V]) install(r *Request[V], ts uint64) {
 		}
 		if n == nil {
 			n = s.list.Upsert(w.Key)
+		}
+		if n.Versions() == 0 {
+			s.stats.Keys++
 		}
 		n.Install(ts, w.Value, w.Tombstone)
 		s.stats.Versions++

@@ -1,0 +1,79 @@
+package coordinator
+
+import (
+	"time"
+
+	"github.com/fluxmap/fluxmap/shard"
+)
+
+// Vacuum runs one pass on every shard at the current horizon (the oldest
+// live snapshot, or visible) and returns what it removed. Shards vacuum in
+// parallel, each in bounded slices between its other requests.
+func (c *Coordinator[V]) Vacuum() (shard.VacuumStats, error) {
+	var total shard.VacuumStats
+	g, err := c.enter()
+	if err != nil {
+		return total, err
+	}
+	defer c.gate.exit(g)
+	h := c.oracle.Horizon()
+	reqs := make([]*shard.Request[V], len(c.shards))
+	for i, s := range c.shards {
+		r := c.getReq()
+		r.Kind, r.TS = shard.KindVacuum, h
+		reqs[i] = r
+		s.Send(r)
+	}
+	for i, s := range c.shards {
+		s.Wait(reqs[i])
+		v := reqs[i].Vacuumed
+		total.Versions += v.Versions
+		total.Keys += v.Keys
+		c.putReq(reqs[i])
+	}
+	total.Passes = 1
+	return total, nil
+}
+
+// ShardStats returns every shard's counters, asked of each shard.
+func (c *Coordinator[V]) ShardStats() ([]shard.Stats, error) {
+	g, err := c.enter()
+	if err != nil {
+		return nil, err
+	}
+	defer c.gate.exit(g)
+	out := make([]shard.Stats, len(c.shards))
+	reqs := make([]*shard.Request[V], len(c.shards))
+	for i, s := range c.shards {
+		r := c.getReq()
+		r.Kind = shard.KindStats
+		reqs[i] = r
+		s.Send(r)
+	}
+	for i, s := range c.shards {
+		s.Wait(reqs[i])
+		out[i] = reqs[i].Stats
+		c.putReq(reqs[i])
+	}
+	return out, nil
+}
+
+// backgroundLoop runs fn every interval on its own goroutine until stop is
+// closed; the returned channel is closed when the goroutine has exited.
+func backgroundLoop(interval time.Duration, stop <-chan struct{}, fn func()) <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				fn()
+			}
+		}
+	}()
+	return done
+}

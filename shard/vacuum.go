@@ -1,0 +1,75 @@
+package shard
+
+import "github.com/fluxmap/fluxmap/mvcc"
+
+// vacuumSlice is how many nodes one slice of a vacuum pass visits before
+// the shard looks at its inbox again.
+const vacuumSlice = 256
+
+// vacuumTask is a vacuum pass in progress: it walks the list in key order,
+// a slice at a time, resuming at the first key it has not visited.
+type vacuumTask[V any] struct {
+	req     *Request[V]
+	horizon uint64
+	resume  string
+	counts  VacuumStats
+}
+
+// startVacuum begins a pass at horizon r.TS, or queues r behind the pass
+// in progress (which it then joins: the next pass uses the newest horizon).
+func (s *Shard[V]) startVacuum(r *Request[V]) {
+	if s.vacuum != nil {
+		s.queued = append(s.queued, r)
+		return
+	}
+	if r.TS > s.readFloor {
+		s.readFloor = r.TS
+	}
+	s.vacuum = &vacuumTask[V]{req: r, horizon: r.TS}
+}
+
+// vacuumSlice visits up to vacuumSlice nodes: it prunes versions no reader
+// at or above the horizon can see, and unlinks keys whose only version left
+// is a tombstone at or below the horizon (and that nobody has locked).
+func (s *Shard[V]) vacuumSlice() {
+	t := s.vacuum
+	n := s.list.Seek(t.resume)
+	for i := 0; n != nil && i < vacuumSlice; i++ {
+		next := n.Next()
+		s.vacuumNode(n, t)
+		n = next
+	}
+	if n != nil {
+		t.resume = n.Key()
+		return
+	}
+	t.counts.Passes = 1
+	s.stats.Vacuum.Passes++
+	t.req.Vacuumed = t.counts
+	reply(t.req)
+	s.vacuum = nil
+	if len(s.queued) > 0 {
+		next := s.queued[0]
+		s.queued = s.queued[1:]
+		s.startVacuum(next)
+	}
+}
+
+func (s *Shard[V]) vacuumNode(n *mvcc.Node[V], t *vacuumTask[V]) {
+	if dropped := n.Prune(t.horizon); dropped > 0 {
+		t.counts.Versions += uint64(dropped)
+		s.stats.Vacuum.Versions += uint64(dropped)
+		s.stats.Versions -= dropped
+	}
+	v := n.Newest()
+	if v == nil || !v.Tombstone || v.TS > t.horizon || n.WriteLock != 0 || n.ReadLocks != 0 {
+		return
+	}
+	s.list.Delete(n.Key())
+	t.counts.Versions++
+	t.counts.Keys++
+	s.stats.Vacuum.Versions++
+	s.stats.Vacuum.Keys++
+	s.stats.Versions--
+	s.stats.Keys--
+}

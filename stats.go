@@ -1,0 +1,66 @@
+package fluxmap
+
+import (
+	"fmt"
+	"time"
+)
+
+// Stats is a point-in-time report of the database's counters.
+type Stats struct {
+	// Shards holds one entry per shard.
+	Shards []ShardStats
+	// Commits is the number of committed transactions' shard installs
+	// (a transaction spanning three shards counts three times).
+	Commits uint64
+	// Conflicts is the number of validation failures on shards.
+	Conflicts uint64
+	// Retries counts transaction attempts that DB.Transaction retried after a
+	// conflict.
+	Retries uint64
+	// Vacuum totals every vacuum pass's removals; Passes counts per shard.
+	Vacuum struct {
+		Passes, Versions, Keys uint64
+	}
+	// OldestSnapshotAge is how long the oldest live snapshot (transaction,
+	// View, scan or checkpoint) has been open; zero if none is. Versions it
+	// may read cannot be vacuumed.
+	OldestSnapshotAge time.Duration
+	// Visible is the newest commit timestamp every new snapshot sees.
+	Visible uint64
+}
+
+// ShardStats are one shard's counters.
+type ShardStats struct {
+	// Keys counts keys with at least one version, including deleted keys
+	// whose delete vacuum has not removed yet.
+	Keys int
+	// Versions counts all versions held, old ones included.
+	Versions int
+}
+
+// Stats returns the database's counters. It asks every shard for its own
+// (one round trip each, in parallel) and is safe to call concurrently.
+func (db *DB[K, V]) Stats() (Stats, error) {
+	var st Stats
+	if db.closed.Load() {
+		return st, fmt.Errorf("fluxmap: stats: %w", ErrClosed)
+	}
+	shards, err := db.coord.ShardStats()
+	if err != nil {
+		return st, fmt.Errorf("fluxmap: stats: %w", err)
+	}
+	for _, s := range shards {
+		st.Shards = append(st.Shards, ShardStats{Keys: s.Keys, Versions: s.Versions})
+		st.Commits += s.Commits
+		st.Conflicts += s.Conflicts
+		st.Vacuum.Passes += s.Vacuum.Passes
+		st.Vacuum.Versions += s.Vacuum.Versions
+		st.Vacuum.Keys += s.Vacuum.Keys
+	}
+	st.Retries = db.retries.Load()
+	st.Visible = db.coord.Oracle().Visible()
+	if since, ok := db.coord.Oracle().OldestSnapshotSince(); ok {
+		st.OldestSnapshotAge = time.Since(since)
+	}
+	return st, nil
+}
