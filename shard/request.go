@@ -112,7 +112,7 @@ type Request[V any] struct {
 	OldFound bool
 	Vacuumed VacuumStats // KindVacuum
 	Stats    Stats       // KindStats
-	Err      error // a vote no (wraps ErrConflict) or another failure
+	Err      error       // a vote no (wraps ErrConflict) or another failure
 
 	done chan struct{}
 }
