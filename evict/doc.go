@@ -1,10 +1,12 @@
-// Package evict will choose which keys a shard drops when the database is
-// over its memory limit: an exact per-shard LRU list (and LFU counts) kept
-// on the shard goroutine, so choosing a victim takes no lock. Victims are
-// removed as committed deletes with their own timestamps (DESIGN.md §7).
+// Package evict keeps the bookkeeping a shard needs to pick eviction victims
+// when the database is over its memory limit: an exact LRU list and an exact
+// LFU structure (frequency buckets, each in LRU order), both intrusive and
+// O(1) per access. Everything here is owned by one shard goroutine; there
+// are no locks.
 //
-// The memory limit and eviction are not implemented yet; until they are,
-// nothing imports this package.
+// The shard decides when to evict and what "evicted" means (a committed
+// delete with its own timestamp, DESIGN.md §7); this package only orders
+// candidates.
 //
 // This package is internal to FluxMap's design and carries no compatibility
 // promise.
