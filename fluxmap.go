@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/fluxmap/fluxmap/coordinator"
 	"github.com/fluxmap/fluxmap/shard"
@@ -27,6 +28,9 @@ type DB[K, V any] struct {
 	valueCodec   ValueCodec[V] // nil when V has none; needed by durable modes
 	maxTxnWrites int
 	isolation    IsolationLevel
+	maxMemory    int64
+	policy       EvictionPolicy
+	now          func() time.Time
 
 	closed  atomic.Bool
 	retries atomic.Uint64 // Transaction attempts retried after a conflict
@@ -86,7 +90,7 @@ func (db *DB[K, V]) Insert(ctx context.Context, key K, val V) error {
 	if val, err = db.values.admit(val); err != nil {
 		return err
 	}
-	if _, _, err := db.coord.Write(ctx, k, val, false, false); err != nil {
+	if _, _, err := db.coord.Write(ctx, coordinator.WriteOp[V]{Key: k, Value: val}); err != nil {
 		return fmt.Errorf("fluxmap: insert: %w", err)
 	}
 	return nil
@@ -103,7 +107,7 @@ func (db *DB[K, V]) Remove(ctx context.Context, key K) (old V, existed bool, err
 		return old, false, err
 	}
 	var zero V
-	old, existed, err = db.coord.Write(ctx, k, zero, true, true)
+	old, existed, err = db.coord.Write(ctx, coordinator.WriteOp[V]{Key: k, Tombstone: true, WantOld: true})
 	if err != nil {
 		return zero, false, fmt.Errorf("fluxmap: remove: %w", err)
 	}

@@ -66,6 +66,10 @@ type Builder[K, V any] struct {
 	checkpointBytes int64
 	fs              wal.FS // nil: the real file system; tests swap in a fault-injecting one
 	vacuum          VacuumOptions
+	maxMemory       int64
+	policy          EvictionPolicy
+	sizer           func(K, V) int
+	now             func() time.Time // TTL clock; tests inject one
 }
 
 type durability int
@@ -195,6 +199,10 @@ func (b *Builder[K, V]) validate() error {
 		return configErr("FlushAfterCommits", "%d is negative", b.flushCommits)
 	case b.flushBytes < 0:
 		return configErr("FlushAfterBytes", "%d is negative", b.flushBytes)
+	case b.maxMemory < 0:
+		return configErr("MaxMemory", "%d is negative", b.maxMemory)
+	case b.policy != LRU && b.policy != LFU && b.policy != Reject:
+		return configErr("EvictionPolicy", "unknown policy %d", int(b.policy))
 	case b.vacuum.Interval < 0:
 		return configErr("AutoVacuum", "interval %v is negative", b.vacuum.Interval)
 	case b.checkpointBytes < 0:
@@ -274,7 +282,14 @@ func (b *Builder[K, V]) Build(ctx context.Context) (*DB[K, V], error) {
 	if vc == nil && b.durability != inMemory {
 		return nil, configErr("ValueCodec", "value type %T has no built-in codec; a durable database needs one (see JSONCodec, GobCodec)", *new(V))
 	}
+	now := b.now
+	if now == nil {
+		now = time.Now
+	}
 	db := &DB[K, V]{
+		now:          now,
+		maxMemory:    b.maxMemory,
+		policy:       b.policy,
 		keys:         newKeyEncoder(kc, b.keyCodec == nil, b.maxKeySize),
 		values:       newValueRules[V](b.maxValueSize, b.durability != inMemory, vc),
 		valueCodec:   vc,
@@ -287,6 +302,8 @@ func (b *Builder[K, V]) Build(ctx context.Context) (*DB[K, V], error) {
 		Serializable:   b.isolation == Serializable,
 		Durable:        b.durableConfig(vc),
 		VacuumInterval: b.vacuum.Interval,
+		Memory:         b.memoryConfig(&db.keys),
+		Now:            func() int64 { return now().UnixNano() },
 	})
 	if err != nil {
 		return nil, err

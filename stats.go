@@ -17,6 +17,14 @@ type Stats struct {
 	// Retries counts transaction attempts that DB.Transaction retried after a
 	// conflict.
 	Retries uint64
+	// Evictions counts keys removed by the memory limit (and DB.Evict),
+	// under the configured Policy; Expirations counts keys whose TTL ran out
+	// and that vacuum deleted.
+	Evictions   uint64
+	Policy      EvictionPolicy
+	Expirations uint64
+	// Memory is the limit and the current estimate, as MemoryInfo.
+	Memory MemoryInfo
 	// Vacuum totals every vacuum pass's removals; Passes counts per shard.
 	Vacuum struct {
 		Passes, Versions, Keys uint64
@@ -36,6 +44,8 @@ type ShardStats struct {
 	Keys int
 	// Versions counts all versions held, old ones included.
 	Versions int
+	// Bytes is the shard's memory estimate.
+	Bytes int64
 }
 
 // Stats returns the database's counters. It asks every shard for its own
@@ -50,7 +60,10 @@ func (db *DB[K, V]) Stats() (Stats, error) {
 		return st, fmt.Errorf("fluxmap: stats: %w", err)
 	}
 	for _, s := range shards {
-		st.Shards = append(st.Shards, ShardStats{Keys: s.Keys, Versions: s.Versions})
+		st.Shards = append(st.Shards, ShardStats{Keys: s.Keys, Versions: s.Versions, Bytes: s.Bytes})
+		st.Evictions += s.Evictions
+		st.Expirations += s.Expirations
+		st.Memory.Current += s.Bytes
 		st.Commits += s.Commits
 		st.Conflicts += s.Conflicts
 		st.Vacuum.Passes += s.Vacuum.Passes
@@ -58,6 +71,8 @@ func (db *DB[K, V]) Stats() (Stats, error) {
 		st.Vacuum.Keys += s.Vacuum.Keys
 	}
 	st.Retries = db.retries.Load()
+	st.Policy = db.policy
+	st.Memory.Max = db.maxMemory
 	st.Visible = db.coord.Oracle().Visible()
 	if since, ok := db.coord.Oracle().OldestSnapshotSince(); ok {
 		st.OldestSnapshotAge = time.Since(since)

@@ -1,6 +1,8 @@
 package fluxmap
 
 import (
+	"time"
+
 	"github.com/fluxmap/fluxmap/internal/txhook"
 	"github.com/fluxmap/fluxmap/wal"
 )
@@ -19,7 +21,13 @@ func init() {
 	txhook.CommitTS = func(tx any) (uint64, error) { return tx.(timestamped).commitTS() }
 	txhook.StartTS = func(tx any) uint64 { return tx.(timestamped).startTS() }
 	txhook.SetFS = func(b any, fs any) { b.(fsSetter).setFS(fs.(wal.FS)) }
+	txhook.SetClock = func(b any, now func() time.Time) { b.(clockSetter).setClock(now) }
 }
+
+// clockSetter is implemented by every *Builder[K, V].
+type clockSetter interface{ setClock(now func() time.Time) }
+
+func (b *Builder[K, V]) setClock(now func() time.Time) { b.now = now }
 
 func (b *Builder[K, V]) setFS(fs wal.FS) { b.fs = fs }
 

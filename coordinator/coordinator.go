@@ -23,6 +23,11 @@ type Config[V any] struct {
 	Durable      *DurableConfig[V] // nil: in memory
 	// VacuumInterval runs a vacuum pass this often; 0 disables it.
 	VacuumInterval time.Duration
+	// Memory configures accounting; its Budget is the whole database's
+	// limit, split evenly across shards.
+	Memory shard.Memory[V]
+	// Now is the wall clock for TTLs (Unix nanoseconds); nil: time.Now.
+	Now func() int64
 }
 
 // Coordinator routes requests to shards, drives two-phase commit and owns
@@ -78,9 +83,20 @@ func New[V any](cfg Config[V]) (*Coordinator[V], error) {
 			Clock:     c.oracle,
 			Stop:      c.stop,
 		}, d)
+		mem := cfg.Memory
+		if mem.Budget > 0 {
+			mem.Budget = max(1, mem.Budget/int64(cfg.Shards))
+		}
+		if mem.ValueSize == nil {
+			mem.ValueSize = func(string, V) int64 { return 0 }
+		}
+		c.shards[i].SetMemory(mem)
+		if cfg.Now != nil {
+			c.shards[i].SetNow(cfg.Now)
+		}
 		if rec != nil {
 			for k, st := range rec.loads[i] {
-				c.shards[i].Load(k, st.ts, st.value)
+				c.shards[i].Load(k, st.ts, st.value, st.expiry)
 			}
 			rec.loads[i] = nil
 		}
@@ -180,11 +196,21 @@ func (c *Coordinator[V]) Get(key string) (V, bool, error) {
 	return res.Value, res.Found, nil
 }
 
+// WriteOp is one autocommit write.
+type WriteOp[V any] struct {
+	Key       string
+	Value     V
+	Expiry    int64 // TTL deadline, Unix nanoseconds; 0 none
+	Tombstone bool
+	WantOld   bool // return the value the write replaced
+	Evict     bool // a delete that counts (and frees memory) as an eviction
+}
+
 // Write is an autocommit write of one key: a blind single-shard commit that
 // serializes at the shard. It retries lock conflicts with backoff until ctx
-// ends, so it never reports ErrConflict unless ctx is done. With wantOld it
-// returns the value it replaced.
-func (c *Coordinator[V]) Write(ctx context.Context, key string, val V, tombstone, wantOld bool) (old V, found bool, err error) {
+// ends, so it never reports ErrConflict unless ctx is done.
+func (c *Coordinator[V]) Write(ctx context.Context, op WriteOp[V]) (old V, found bool, err error) {
+	key := op.Key
 	sh := c.shards[c.ShardOf(key)]
 	for attempt := 0; ; attempt++ {
 		g, err := c.enter()
@@ -198,8 +224,9 @@ func (c *Coordinator[V]) Write(ctx context.Context, key string, val V, tombstone
 		r := c.getReq()
 		r.Kind = shard.KindCommitOne
 		r.Blind = true
-		r.WantOld = wantOld
-		r.Writes = append(r.Writes, shard.Write[V]{Key: key, Value: val, Tombstone: tombstone})
+		r.WantOld = op.WantOld || op.Evict
+		r.Evict = op.Evict
+		r.Writes = append(r.Writes, shard.Write[V]{Key: key, Value: op.Value, Tombstone: op.Tombstone, Expiry: op.Expiry})
 		sh.Do(r)
 		if r.Err == nil {
 			old, found = r.Old, r.OldFound

@@ -47,7 +47,7 @@ func (d *durableState[V]) shardDurability(i int, l *wal.Log, o *Oracle) *shard.D
 			for i := range writes {
 				w := &writes[i]
 				var err error
-				dst, err = wal.AppendWrite(dst, w.Key, w.Tombstone, 0, func(b []byte) ([]byte, error) {
+				dst, err = wal.AppendWrite(dst, w.Key, w.Tombstone, w.Expiry, func(b []byte) ([]byte, error) {
 					return enc(b, w.Value)
 				})
 				if err != nil {
@@ -182,7 +182,7 @@ func (c *Coordinator[V]) checkpointShard(i int, ts uint64) error {
 		r.Span = shard.Span{Lo: lo, HiInf: true}
 		c.shards[i].Do(r)
 		for _, e := range r.Entries {
-			if err := cw.Add(e.Key, 0, func(dst []byte) ([]byte, error) { return d.cfg.Encode(dst, e.Value) }); err != nil {
+			if err := cw.Add(e.Key, e.Expiry, func(dst []byte) ([]byte, error) { return d.cfg.Encode(dst, e.Value) }); err != nil {
 				return errors.Join(err, cw.Abort())
 			}
 		}

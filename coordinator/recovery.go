@@ -150,15 +150,21 @@ type logRecord[V any] struct {
 // shardImage is what recovery read from one shard directory.
 type shardImage[V any] struct {
 	ckptTS  uint64
-	entries map[string]V // the checkpoint's state at ckptTS
+	entries map[string]ckptEntry[V] // the checkpoint's state at ckptTS
 	records []logRecord[V]
 	log     *wal.Log
+}
+
+type ckptEntry[V any] struct {
+	value  V
+	expiry int64
 }
 
 // keyState is a key's newest recovered version.
 type keyState[V any] struct {
 	ts        uint64
 	value     V
+	expiry    int64
 	tombstone bool
 }
 
@@ -173,13 +179,13 @@ type recovered[V any] struct {
 }
 
 func readShard[V any](d *DurableConfig[V], sdir string) (*shardImage[V], error) {
-	img := &shardImage[V]{entries: make(map[string]V)}
-	ts, _, err := wal.ReadCheckpoint(d.FS, sdir, func(key string, _ int64, value []byte) error {
+	img := &shardImage[V]{entries: make(map[string]ckptEntry[V])}
+	ts, _, err := wal.ReadCheckpoint(d.FS, sdir, func(key string, expiry int64, value []byte) error {
 		v, err := d.Decode(value)
 		if err != nil {
 			return fmt.Errorf("%w: checkpoint value of key %q: %w", errs.ErrCorrupt, key, err)
 		}
-		img.entries[key] = v
+		img.entries[key] = ckptEntry[V]{value: v, expiry: expiry}
 		return nil
 	})
 	if err != nil {
@@ -197,7 +203,7 @@ func readShard[V any](d *DurableConfig[V], sdir string) (*shardImage[V], error) 
 			}
 			rec := logRecord[V]{ts: p.TS, parts: p.Participants, writes: make([]shard.Write[V], len(p.Writes))}
 			for i, w := range p.Writes {
-				rec.writes[i] = shard.Write[V]{Key: w.Key, Tombstone: w.Tombstone}
+				rec.writes[i] = shard.Write[V]{Key: w.Key, Tombstone: w.Tombstone, Expiry: w.Expiry}
 				if !w.Tombstone {
 					if rec.writes[i].Value, err = d.Decode(w.Value); err != nil {
 						return fmt.Errorf("%w: value of key %q at commit %d: %w", errs.ErrCorrupt, w.Key, p.TS, err)
@@ -305,8 +311,8 @@ func recoverDir[V any](d *DurableConfig[V], n int) (rec *recovered[V], err error
 	states := make([]map[string]keyState[V], len(imgs))
 	for i, img := range imgs {
 		st := make(map[string]keyState[V], len(img.entries))
-		for k, v := range img.entries {
-			st[k] = keyState[V]{ts: img.ckptTS, value: v}
+		for k, e := range img.entries {
+			st[k] = keyState[V]{ts: img.ckptTS, value: e.value, expiry: e.expiry}
 		}
 		slices.SortFunc(img.records, func(a, b logRecord[V]) int { return cmpU64(a.ts, b.ts) })
 		for _, r := range img.records {
@@ -315,7 +321,7 @@ func recoverDir[V any](d *DurableConfig[V], n int) (rec *recovered[V], err error
 				break
 			}
 			for _, w := range r.writes {
-				st[w.Key] = keyState[V]{ts: r.ts, value: w.Value, tombstone: w.Tombstone}
+				st[w.Key] = keyState[V]{ts: r.ts, value: w.Value, expiry: w.Expiry, tombstone: w.Tombstone}
 			}
 		}
 		for k, s := range st {
@@ -356,7 +362,7 @@ func recoverDir[V any](d *DurableConfig[V], n int) (rec *recovered[V], err error
 				return err
 			}
 			for k, s := range loads[i] {
-				if err := cw.Add(k, 0, func(dst []byte) ([]byte, error) { return d.Encode(dst, s.value) }); err != nil {
+				if err := cw.Add(k, s.expiry, func(dst []byte) ([]byte, error) { return d.Encode(dst, s.value) }); err != nil {
 					cw.Abort()
 					return err
 				}

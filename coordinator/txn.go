@@ -76,10 +76,15 @@ func (t *Txn[V]) Get(key string) (V, bool, error) {
 // Put buffers a write (tombstone for a delete). key must not alias memory
 // the caller will reuse.
 func (t *Txn[V]) Put(key string, val V, tombstone bool) {
+	t.PutWrite(shard.Write[V]{Key: key, Value: val, Tombstone: tombstone})
+}
+
+// PutWrite buffers w (for example one with a TTL deadline).
+func (t *Txn[V]) PutWrite(w shard.Write[V]) {
 	if t.writes == nil {
 		t.writes = make(map[string]shard.Write[V])
 	}
-	t.writes[key] = shard.Write[V]{Key: key, Value: val, Tombstone: tombstone}
+	t.writes[w.Key] = w
 }
 
 // HasWrite reports whether key is already in the write buffer.

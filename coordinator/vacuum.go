@@ -77,3 +77,13 @@ func backgroundLoop(interval time.Duration, stop <-chan struct{}, fn func()) <-c
 	}()
 	return done
 }
+
+// MemoryUsed returns the estimated bytes held by all shards, as of each
+// shard's last batch.
+func (c *Coordinator[V]) MemoryUsed() int64 {
+	var n int64
+	for _, s := range c.shards {
+		n += s.MemoryUsed()
+	}
+	return n
+}

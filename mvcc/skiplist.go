@@ -1,5 +1,7 @@
 package mvcc
 
+import "github.com/fluxmap/fluxmap/evict"
+
 // MaxLevel bounds a node's tower. With p = 1/4 it serves 4^32 keys.
 const MaxLevel = 32
 
@@ -15,6 +17,15 @@ type Node[V any] struct {
 	WriteLock uint64
 	// ReadLocks counts in-flight transactions holding a read lock on the key.
 	ReadLocks int32
+	// Charge is the bytes the node itself (key and structure) is charged
+	// against the memory limit. Owned by the shard.
+	Charge int32
+	// Epoch is the shard batch that last wrote the node; eviction spares
+	// keys the current batch wrote (under LFU a new key is always the least
+	// used, and evicting what was just written helps nobody).
+	Epoch uint32
+	// Evict links the node into the shard's eviction order.
+	Evict evict.Links[Node[V]]
 
 	// prefix holds the key's first 8 bytes, big-endian and zero-padded, so
 	// most comparisons during a descent touch only this node and never the

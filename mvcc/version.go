@@ -9,7 +9,19 @@ type Version[V any] struct {
 	TS        uint64 // commit timestamp
 	Value     V      // zero for a tombstone
 	Tombstone bool
-	older     *Version[V]
+	// Size is the bytes this version is charged against the memory limit
+	// (0 once they were released, e.g. by eviction). Owned by the shard.
+	Size int32
+	// Expiry is the wall-clock deadline (Unix nanoseconds) after which the
+	// value reads as absent; 0 means none.
+	Expiry int64
+	older  *Version[V]
+}
+
+// LiveAt reports whether v is a value (not a tombstone) that has not
+// expired at wall-clock time now (Unix nanoseconds).
+func (v *Version[V]) LiveAt(now int64) bool {
+	return !v.Tombstone && (v.Expiry == 0 || now < v.Expiry)
 }
 
 // Older returns the next older version, or nil.
@@ -68,7 +80,11 @@ func (n *Node[V]) Unused() bool {
 // Prune drops every version that no reader at or above horizon can see:
 // it keeps the newest version with TS <= horizon and everything newer. It
 // returns how many versions were dropped.
-func (n *Node[V]) Prune(horizon uint64) int {
+func (n *Node[V]) Prune(horizon uint64) int { return n.PruneFunc(horizon, nil) }
+
+// PruneFunc is Prune that also hands each dropped version to fn (if not
+// nil) before it is unlinked.
+func (n *Node[V]) PruneFunc(horizon uint64, fn func(*Version[V])) int {
 	v := n.At(^uint64(0))
 	for v != nil && v.TS > horizon {
 		v = v.older
@@ -78,9 +94,19 @@ func (n *Node[V]) Prune(horizon uint64) int {
 	}
 	dropped := 0
 	for o := v.older; o != nil; o = o.older {
+		if fn != nil {
+			fn(o)
+		}
 		dropped++
 	}
 	v.older = nil
 	n.versions -= dropped
 	return dropped
+}
+
+// Each calls fn for every version, newest first.
+func (n *Node[V]) Each(fn func(*Version[V])) {
+	for v := n.At(^uint64(0)); v != nil; v = v.older {
+		fn(v)
+	}
 }

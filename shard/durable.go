@@ -61,8 +61,9 @@ type walWriter[V any] struct {
 	sinceCommits int
 	sinceBytes   int64
 	batch        []*walJob[V]
-	size         atomic.Int64 // log size, readable by any goroutine
-	free         sync.Pool    // *walJob[V]
+	size         atomic.Int64  // log size, readable by any goroutine
+	free         sync.Pool     // *walJob[V]
+	internal     *atomic.Int32 // the shard's count of its own commits in flight
 }
 
 // walJob is what a shard hands its writer: the commits of one batch, then
@@ -220,6 +221,10 @@ func (w *walWriter[V]) finish(r *Request[V]) {
 			r.Err = w.err
 		} else {
 			w.clock.Done(r.CommitTS)
+		}
+		if r.internal {
+			w.internal.Add(-1)
+			return // nobody waits for the shard's own commits
 		}
 	case KindCommit:
 		if w.err != nil {

@@ -40,6 +40,8 @@ type Write[V any] struct {
 	Key       string
 	Value     V
 	Tombstone bool
+	// Expiry is the value's wall-clock deadline (Unix nanoseconds), 0 none.
+	Expiry int64
 }
 
 // Span is the half-open key range [Lo, Hi); with HiInf set it is unbounded
@@ -67,8 +69,9 @@ type ReadResult[V any] struct {
 
 // KV is one entry of a scan chunk.
 type KV[V any] struct {
-	Key   string
-	Value V
+	Key    string
+	Value  V
+	Expiry int64 // the value's TTL deadline, Unix nanoseconds; 0 none
 }
 
 // Request is the one message type a shard accepts. Callers pool and reuse
@@ -95,6 +98,9 @@ type Request[V any] struct {
 	Blind bool
 	// WantOld asks a blind CommitOne for the value Writes[0] replaced.
 	WantOld bool
+	// Evict marks a blind CommitOne delete as an eviction: the key's bytes
+	// are released at once and it counts in the eviction statistics.
+	Evict bool
 	// Latest marks an autocommit read: it may be served at a later
 	// timestamp than TS (the shard's vacuum floor), which a single-key read
 	// at any visible timestamp allows.
@@ -113,6 +119,8 @@ type Request[V any] struct {
 	Vacuumed VacuumStats // KindVacuum
 	Stats    Stats       // KindStats
 	Err      error       // a vote no (wraps ErrConflict) or another failure
+
+	internal bool // the shard's own commit (eviction, expiry); nobody waits
 
 	done chan struct{}
 }

@@ -1,6 +1,7 @@
 package shard
 
 import (
+	"time"
 	"unsafe"
 
 	"github.com/fluxmap/fluxmap/internal/errs"
@@ -54,6 +55,8 @@ type Shard[V any] struct {
 	readFloor uint64
 	vacuum    *vacuumTask[V] // the pass in progress, if any
 	queued    []*Request[V]  // vacuum requests waiting for the current pass
+	mem       *memState[V]
+	now       func() int64 // wall clock for TTLs, Unix nanoseconds
 }
 
 type dirtyWrite[V any] struct {
@@ -73,6 +76,11 @@ type Stats struct {
 	Commits   uint64 // commits installed here
 	Conflicts uint64 // validation failures (votes no)
 	Vacuum    VacuumStats
+	// Bytes is the estimated memory held; Evictions and Expirations count
+	// keys removed by the memory limit and by TTL.
+	Bytes       int64
+	Evictions   uint64
+	Expirations uint64
 }
 
 // VacuumStats counts what vacuum removed.
@@ -96,6 +104,8 @@ func New[V any](cfg Config, d *Durability[V]) *Shard[V] {
 		clock:  cfg.Clock,
 		list:   mvcc.NewList[V](cfg.SkiplistP, cfg.Seed),
 		batch:  make([]*Request[V], 0, maxBatch),
+		mem:    newMemState(Memory[V]{ValueSize: func(string, V) int64 { return 0 }}),
+		now:    func() int64 { return time.Now().UnixNano() },
 	}
 	if d != nil {
 		s.wal = newWALWriter(d, cfg.Clock, cfg.ID)
@@ -112,9 +122,13 @@ func (s *Shard[V]) WALSize() int64 {
 	return s.wal.size.Load()
 }
 
-// Load installs a recovered version. Call it only before Run.
-func (s *Shard[V]) Load(key string, ts uint64, value V) {
-	s.list.Upsert(key).Install(ts, value, false)
+// Load installs a recovered version. Call it only before Run (and after
+// SetMemory).
+func (s *Shard[V]) Load(key string, ts uint64, value V, expiry int64) {
+	n := s.list.Upsert(key)
+	n.Install(ts, value, false)
+	n.Newest().Expiry = expiry
+	s.charge(n, &Write[V]{Key: key, Value: value, Expiry: expiry}, true)
 	s.stats.Keys++
 	s.stats.Versions++
 }
@@ -146,6 +160,7 @@ func (s *Shard[V]) Exited() <-chan struct{} { return s.exited }
 func (s *Shard[V]) Run() {
 	defer close(s.exited)
 	if s.wal != nil {
+		s.wal.internal = &s.mem.internal
 		go s.wal.run()
 		defer func() {
 			close(s.wal.jobs) // this goroutine is the only sender
@@ -162,6 +177,8 @@ func (s *Shard[V]) Run() {
 				return
 			default:
 				s.vacuumSlice()
+				s.finishBatch() // expiry deletes the slice committed
+				s.mem.published.Store(s.mem.bytes)
 				continue
 			}
 		} else {
@@ -185,7 +202,9 @@ func (s *Shard[V]) Run() {
 			s.handle(r)
 			s.batch[i] = nil
 		}
+		s.evictIfNeeded()
 		s.finishBatch()
+		s.mem.published.Store(s.mem.bytes)
 	}
 }
 
@@ -220,6 +239,9 @@ func (s *Shard[V]) handle(r *Request[V]) {
 		s.startVacuum(r)
 	case KindStats:
 		r.Stats = s.stats
+		r.Stats.Bytes = s.mem.bytes
+		r.Stats.Evictions = s.mem.evictions
+		r.Stats.Expirations = s.mem.expirations
 		reply(r)
 	case KindSync, KindRecycle:
 		if s.wal == nil {
@@ -252,7 +274,9 @@ func (s *Shard[V]) finishBatch() {
 		if r.Kind == KindCommitOne && r.Err == nil {
 			s.clock.Done(r.CommitTS)
 		}
-		reply(r)
+		if !r.internal {
+			reply(r)
+		}
 		s.acks[i] = nil
 	}
 	s.acks = s.acks[:0]
@@ -262,6 +286,7 @@ func (s *Shard[V]) get(r *Request[V]) {
 	if r.Latest && r.TS < s.readFloor {
 		r.TS = s.readFloor
 	}
+	var now int64
 	for _, k := range r.Keys {
 		if d, ok := s.dirty[k]; ok { // the injected G1a bug; nil map when off
 			r.Results = append(r.Results, ReadResult[V]{Value: d.w.Value, Found: !d.w.Tombstone})
@@ -270,7 +295,13 @@ func (s *Shard[V]) get(r *Request[V]) {
 		var res ReadResult[V]
 		if n := s.list.Find(k); n != nil {
 			if v := n.At(r.TS); v != nil && !v.Tombstone {
-				res = ReadResult[V]{Value: v.Value, Found: true}
+				if v.Expiry != 0 && now == 0 {
+					now = s.now()
+				}
+				if v.LiveAt(now) {
+					res = ReadResult[V]{Value: v.Value, Found: true}
+					s.touch(n)
+				}
 			}
 		}
 		r.Results = append(r.Results, res)
@@ -285,6 +316,7 @@ func (s *Shard[V]) scan(r *Request[V]) {
 	// Bound the nodes visited too, so a range full of tombstones or
 	// invisible versions cannot stall the shard.
 	budget := 4*limit + 64
+	now := s.now()
 	n := s.list.Seek(r.Span.Lo)
 	for ; n != nil && (r.Span.HiInf || n.Key() < r.Span.Hi); n = n.Next() {
 		if len(r.Entries) >= limit || budget == 0 {
@@ -292,8 +324,8 @@ func (s *Shard[V]) scan(r *Request[V]) {
 			return
 		}
 		budget--
-		if v := n.At(r.TS); v != nil && !v.Tombstone {
-			r.Entries = append(r.Entries, KV[V]{Key: n.Key(), Value: v.Value})
+		if v := n.At(r.TS); v != nil && v.LiveAt(now) {
+			r.Entries = append(r.Entries, KV[V]{Key: n.Key(), Value: v.Value, Expiry: v.Expiry})
 		}
 	}
 }
@@ -309,12 +341,20 @@ func (s *Shard[V]) commitOne(r *Request[V]) {
 		reply(r)
 		return
 	}
+	if r.Err = s.checkRoom(r); r.Err != nil {
+		reply(r)
+		return
+	}
 	if r.WantOld && len(r.Writes) > 0 {
 		if n := s.list.Find(r.Writes[0].Key); n != nil {
-			if v := n.Newest(); v != nil && !v.Tombstone {
+			if v := n.Newest(); v != nil && v.LiveAt(s.now()) {
 				r.Old, r.OldFound = v.Value, true
 			}
 		}
+	}
+	if r.Evict && r.OldFound {
+		s.releaseNode(s.list.Find(r.Writes[0].Key))
+		s.mem.evictions++
 	}
 	r.CommitTS = s.clock.Next()
 	s.install(r, r.CommitTS)
@@ -325,6 +365,9 @@ func (s *Shard[V]) commitOne(r *Request[V]) {
 func (s *Shard[V]) prepare(r *Request[V]) {
 	if r.Err = s.validate(r); r.Err != nil {
 		s.stats.Conflicts++
+		return
+	}
+	if r.Err = s.checkRoom(r); r.Err != nil {
 		return
 	}
 	for i := range r.Writes {
@@ -363,10 +406,13 @@ func (s *Shard[V]) install(r *Request[V], ts uint64) {
 		if n == nil {
 			n = s.list.Upsert(w.Key)
 		}
-		if n.Versions() == 0 {
+		fresh := n.Versions() == 0
+		if fresh {
 			s.stats.Keys++
 		}
 		n.Install(ts, w.Value, w.Tombstone)
+		n.Newest().Expiry = w.Expiry
+		s.charge(n, w, fresh)
 		s.stats.Versions++
 	}
 }

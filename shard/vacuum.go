@@ -33,11 +33,27 @@ func (s *Shard[V]) startVacuum(r *Request[V]) {
 // is a tombstone at or below the horizon (and that nobody has locked).
 func (s *Shard[V]) vacuumSlice() {
 	t := s.vacuum
+	now := s.now()
+	var expired *Request[V]
 	n := s.list.Seek(t.resume)
 	for i := 0; n != nil && i < vacuumSlice; i++ {
 		next := n.Next()
 		s.vacuumNode(n, t)
+		if v := n.Newest(); v != nil && !v.Tombstone && v.Expiry != 0 && now >= v.Expiry &&
+			n.WriteLock == 0 && n.ReadLocks == 0 && s.mem.internal.Load() < maxInternalInFlight {
+			// An expired value becomes a committed delete, so transactions
+			// that read it conflict and a restart agrees.
+			if expired == nil {
+				expired = NewRequest[V]()
+				expired.Kind, expired.internal = KindCommitOne, true
+			}
+			expired.Writes = append(expired.Writes, Write[V]{Key: n.Key(), Tombstone: true})
+		}
 		n = next
+	}
+	if expired != nil {
+		s.mem.expirations += uint64(len(expired.Writes))
+		s.commitInternal(expired)
 	}
 	if n != nil {
 		t.resume = n.Key()
@@ -56,7 +72,7 @@ func (s *Shard[V]) vacuumSlice() {
 }
 
 func (s *Shard[V]) vacuumNode(n *mvcc.Node[V], t *vacuumTask[V]) {
-	if dropped := n.Prune(t.horizon); dropped > 0 {
+	if dropped := n.PruneFunc(t.horizon, s.releaseVersion); dropped > 0 {
 		t.counts.Versions += uint64(dropped)
 		s.stats.Vacuum.Versions += uint64(dropped)
 		s.stats.Versions -= dropped
@@ -65,6 +81,7 @@ func (s *Shard[V]) vacuumNode(n *mvcc.Node[V], t *vacuumTask[V]) {
 	if v == nil || !v.Tombstone || v.TS > t.horizon || n.WriteLock != 0 || n.ReadLocks != 0 {
 		return
 	}
+	s.releaseNode(n)
 	s.list.Delete(n.Key())
 	t.counts.Versions++
 	t.counts.Keys++

@@ -42,6 +42,9 @@ func Open(opts Options, fn func(seq uint64, payload []byte) error) (*Log, error)
 	if err := opts.validate(); err != nil {
 		return nil, err
 	}
+	if fn == nil {
+		fn = func(uint64, []byte) error { return nil }
+	}
 	l := &Log{
 		fs:       opts.FS,
 		dir:      opts.Dir,
@@ -249,8 +252,10 @@ func (r *recovery) dropLater(s *segment, end int, stop frameStop, later []segmen
 	if len(later) == 0 {
 		return nil
 	}
+	// A buffer of its own: r.buf still holds s, whose tail is zeroed next.
+	scan := recovery{l: r.l}
 	for i := range later {
-		f, data, err := r.readSegment(&later[i])
+		f, data, err := scan.readSegment(&later[i])
 		if err != nil {
 			return err
 		}

@@ -196,3 +196,33 @@ func TestInterruptedRollIsNotCorruption(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenZeroesTornTail: the bytes after the end of the log in the
+// segment that takes appends are zeroed, also when a later, empty segment
+// was dropped.
+func TestOpenZeroesTornTail(t *testing.T) {
+	for _, withLater := range []bool{false, true} {
+		m := vfs.New()
+		l, _ := openLog(t, m, "d", 4096, 2)
+		require.NoError(t, l.Append(1, record(t, 1, 100)))
+		require.NoError(t, l.Close())
+		seg1, err := m.ReadFile("d/0000000000000001.wal")
+		require.NoError(t, err)
+		end := frames(seg1, 1)[0].end
+		junk := rand.New(rand.NewPCG(5, 5))
+		for i := end; i < len(seg1); i++ {
+			seg1[i] = byte(junk.Uint32()) | 1 // a torn write: never a valid frame
+		}
+		require.NoError(t, m.WriteFile("d/0000000000000001.wal", seg1))
+		if withLater {
+			require.NoError(t, m.WriteFile("d/0000000000000002.wal", make([]byte, 4096)))
+		}
+		l, r := openLog(t, m, "d", 4096, 2)
+		require.Equal(t, []uint64{1}, r.timestamps(t))
+		after, err := m.ReadFile("d/0000000000000001.wal")
+		require.NoError(t, err)
+		require.Equal(t, seg1[:end], after[:end])
+		require.Equal(t, make([]byte, len(after)-end), after[end:], "withLater=%v", withLater)
+		require.NoError(t, l.Close())
+	}
+}

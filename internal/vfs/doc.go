@@ -11,8 +11,9 @@
 // only once its directory is synced. Crash throws away everything that is
 // not durable; CrashRandom keeps, per file, a random prefix of the unsynced
 // writes in the order they were made, the last one possibly torn (ordered
-// write-back). Directories made by MkdirAll are durable at once, a
-// simplification: the WAL syncs a new directory's parent anyway.
+// write-back). Making a directory (MkdirAll) or removing an empty one is
+// durable at once, a simplification: the WAL syncs a new directory's
+// parent anyway.
 //
 // # Fault injection
 //

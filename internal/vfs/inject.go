@@ -1,9 +1,6 @@
 package vfs
 
-import (
-	"sync/atomic"
-	"syscall"
-)
+import "sync/atomic"
 
 // Op names a MemFS operation for Inject.
 type Op int
@@ -38,9 +35,6 @@ func (o Op) String() string {
 	}
 	return "op?"
 }
-
-// ENOSPC is the "no space left on device" error, for injection.
-var ENOSPC error = syscall.ENOSPC
 
 // ShortWrite, returned by Inject for OpWrite, makes the first N bytes of
 // the write land before the write fails with Err (a partial write).

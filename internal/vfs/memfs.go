@@ -152,19 +152,41 @@ func (m *MemFS) Open(name string) (wal.File, error) {
 	return &memFile{fs: m, n: d.cur[base], name: name, gen: m.gen}, nil
 }
 
-// Remove removes a file (not a directory). Open handles keep working.
+// Remove removes a file or an empty directory, as os.Remove does. Open
+// handles of a removed file keep working. Like their creation, the removal
+// of a directory is durable at once.
 func (m *MemFS) Remove(name string) error {
 	if err := m.inject(OpRemove, name); err != nil {
 		return pathErr("remove", name, err)
 	}
 	m.lock()
 	defer m.mu.Unlock()
+	clean := filepath.Clean(name)
+	if sub, isDir := m.dirs[clean]; isDir {
+		if clean == "." || clean == string(filepath.Separator) {
+			return pathErr("remove", name, errors.New("cannot remove the root"))
+		}
+		if len(sub.cur) > 0 || m.hasSubdirLocked(clean) {
+			return pathErr("remove", name, errors.New("directory not empty"))
+		}
+		delete(m.dirs, clean)
+		return nil
+	}
 	d, base, ok := m.lookupLocked(name)
 	if !ok || d.cur[base] == nil {
 		return pathErr("remove", name, iofs.ErrNotExist)
 	}
 	delete(d.cur, base)
 	return nil
+}
+
+func (m *MemFS) hasSubdirLocked(dir string) bool {
+	for p := range m.dirs {
+		if p != dir && filepath.Dir(p) == dir {
+			return true
+		}
+	}
+	return false
 }
 
 // Rename moves a file, replacing newname if it exists.

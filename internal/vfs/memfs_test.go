@@ -286,3 +286,19 @@ func TestRemovedFileStaysReadableThroughHandle(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "abc", string(buf))
 }
+
+func TestRemoveDirectory(t *testing.T) {
+	m := vfs.New()
+	require.NoError(t, m.MkdirAll("a/b"))
+	f, err := m.Create("a/b/f")
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+	require.Error(t, m.Remove("a"), "has a subdirectory")
+	require.Error(t, m.Remove("a/b"), "has a file")
+	require.NoError(t, m.Remove("a/b/f"))
+	require.NoError(t, m.Remove("a/b"))
+	require.NoError(t, m.Remove("a"))
+	_, err = m.List("a")
+	require.ErrorIs(t, err, iofs.ErrNotExist)
+	require.Error(t, m.Remove("."))
+}

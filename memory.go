@@ -1,0 +1,200 @@
+package fluxmap
+
+import (
+	"context"
+	"fmt"
+	"time"
+	"unsafe"
+
+	"github.com/fluxmap/fluxmap/coordinator"
+	"github.com/fluxmap/fluxmap/evict"
+	"github.com/fluxmap/fluxmap/shard"
+)
+
+// EvictionPolicy says what happens when a commit takes the database over
+// its memory limit.
+type EvictionPolicy int
+
+const (
+	// LRU evicts the least recently used keys (read or written) until the
+	// database is back under its limit. The default once a limit is set.
+	LRU EvictionPolicy = iota
+	// LFU evicts the least frequently used keys first (least recently used
+	// among equals).
+	LFU
+	// Reject refuses a commit that would exceed the limit with
+	// ErrMemoryLimit, before anything is applied.
+	Reject
+)
+
+// String returns the policy's name.
+func (p EvictionPolicy) String() string {
+	switch p {
+	case LRU:
+		return "LRU"
+	case LFU:
+		return "LFU"
+	case Reject:
+		return "Reject"
+	}
+	return fmt.Sprintf("EvictionPolicy(%d)", int(p))
+}
+
+// MemoryInfo reports the memory limit and the current estimate, in bytes.
+type MemoryInfo struct {
+	Max     int64 // 0: no limit
+	Current int64
+}
+
+// MemSizer is implemented by values that report their own size in bytes
+// (everything they hold, not just their header), for the memory estimate.
+type MemSizer interface {
+	MemSize() int
+}
+
+// MaxMemory limits the estimated memory of keys and values to n bytes (see
+// MemoryInfo for how it is estimated). The limit is split evenly across
+// shards: each shard keeps its own share and evicts from its own keys, so a
+// database with very unevenly sized shards can evict before the total is
+// reached. Default: no limit.
+func (b *Builder[K, V]) MaxMemory(n int64) *Builder[K, V] { b.maxMemory = n; return b }
+
+// EvictionPolicy sets what happens over the memory limit. Default: LRU.
+func (b *Builder[K, V]) EvictionPolicy(p EvictionPolicy) *Builder[K, V] {
+	b.policy = p
+	return b
+}
+
+// Sizer sets the function that estimates a value's size in bytes (what it
+// holds beyond a fixed-size header), for values that neither are strings or
+// byte slices nor implement MemSizer. Default: strings and byte slices count
+// their length, MemSizer values report themselves, other values count
+// only their fixed size.
+func (b *Builder[K, V]) Sizer(f func(K, V) int) *Builder[K, V] { b.sizer = f; return b }
+
+// valueSizer builds the shard's estimate of a value's variable size.
+func (b *Builder[K, V]) valueSizer(keys *keyEncoder[K]) func(string, V) int64 {
+	if f := b.sizer; f != nil {
+		return func(k string, v V) int64 {
+			key, err := keys.decode(k)
+			if err != nil {
+				return 0
+			}
+			return int64(max(f(key, v), 0))
+		}
+	}
+	switch any(*new(V)).(type) {
+	case string:
+		return func(_ string, v V) int64 { return int64(len(*(*string)(unsafe.Pointer(&v)))) }
+	case []byte:
+		return func(_ string, v V) int64 { return int64(cap(*(*[]byte)(unsafe.Pointer(&v)))) }
+	}
+	if implementsMemSizer[V]() {
+		return func(_ string, v V) int64 {
+			if m, ok := any(v).(MemSizer); ok {
+				return int64(max(m.MemSize()-int(unsafe.Sizeof(v)), 0))
+			}
+			return 0
+		}
+	}
+	return func(string, V) int64 { return 0 }
+}
+
+func implementsMemSizer[V any]() bool {
+	_, ok := any(*new(V)).(MemSizer)
+	return ok
+}
+
+// memoryConfig is the shard-level memory configuration.
+func (b *Builder[K, V]) memoryConfig(keys *keyEncoder[K]) shard.Memory[V] {
+	p := evict.LRU
+	switch b.policy {
+	case LFU:
+		p = evict.LFU
+	case Reject:
+		p = evict.Reject
+	}
+	return shard.Memory[V]{Budget: b.maxMemory, Policy: p, ValueSize: b.valueSizer(keys)}
+}
+
+// MemoryInfo returns the memory limit and the current estimate: for every
+// key its bytes and a node's overhead, and for every version (old ones that
+// snapshots still pin included) the value's size and a version's overhead.
+// The estimate is updated after each batch a shard processes.
+func (db *DB[K, V]) MemoryInfo() MemoryInfo {
+	return MemoryInfo{Max: db.maxMemory, Current: db.coord.MemoryUsed()}
+}
+
+// Evict removes key as an eviction: a committed delete, like Remove, whose
+// memory counts as freed at once. It reports whether the key existed. Like
+// Insert, it waits out in-flight transactions on the key.
+func (db *DB[K, V]) Evict(ctx context.Context, key K) (bool, error) {
+	if err := db.check(ctx, "evict"); err != nil {
+		return false, err
+	}
+	k, err := db.keys.encode(key)
+	if err != nil {
+		return false, err
+	}
+	_, existed, err := db.coord.Write(ctx, coordinator.WriteOp[V]{Key: k, Tombstone: true, Evict: true})
+	if err != nil {
+		return false, fmt.Errorf("fluxmap: evict: %w", err)
+	}
+	return existed, nil
+}
+
+// InsertWithTTL is Insert with a time to live: the value reads as absent
+// once ttl has passed (the deadline is absolute, kept with the value and in
+// the WAL, so it holds across restarts), and vacuum then removes it as a
+// committed delete. ttl must be positive.
+func (db *DB[K, V]) InsertWithTTL(ctx context.Context, key K, val V, ttl time.Duration) error {
+	if err := db.check(ctx, "insert"); err != nil {
+		return err
+	}
+	deadline, err := db.deadline(ttl)
+	if err != nil {
+		return err
+	}
+	k, err := db.keys.encode(key)
+	if err != nil {
+		return err
+	}
+	if val, err = db.values.admit(val); err != nil {
+		return err
+	}
+	if _, _, err := db.coord.Write(ctx, coordinator.WriteOp[V]{Key: k, Value: val, Expiry: deadline}); err != nil {
+		return fmt.Errorf("fluxmap: insert: %w", err)
+	}
+	return nil
+}
+
+func (db *DB[K, V]) deadline(ttl time.Duration) (int64, error) {
+	if ttl <= 0 {
+		return 0, fmt.Errorf("fluxmap: insert with TTL: ttl %v is not positive", ttl)
+	}
+	return db.now().Add(ttl).UnixNano(), nil
+}
+
+// InsertWithTTL buffers key = val with a time to live; see
+// DB.InsertWithTTL. The deadline is computed now, not at commit.
+func (tx *Tx[K, V]) InsertWithTTL(key K, val V, ttl time.Duration) error {
+	if err := tx.writable("insert"); err != nil {
+		return err
+	}
+	deadline, err := tx.db.deadline(ttl)
+	if err != nil {
+		return err
+	}
+	k, err := tx.db.keys.encode(key)
+	if err != nil {
+		return err
+	}
+	if val, err = tx.db.values.admit(val); err != nil {
+		return err
+	}
+	if err := tx.roomFor(k); err != nil {
+		return err
+	}
+	tx.t.PutWrite(shard.Write[V]{Key: k, Value: val, Expiry: deadline})
+	return nil
+}

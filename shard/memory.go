@@ -1,0 +1,194 @@
+package shard
+
+import (
+	"fmt"
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/fluxmap/fluxmap/evict"
+	"github.com/fluxmap/fluxmap/internal/errs"
+	"github.com/fluxmap/fluxmap/mvcc"
+)
+
+// maxInternalInFlight bounds the shard's own commits (evictions, expiry
+// deletes) that are allocated but not yet done. The oracle's admission
+// bound leaves room for 1024 shards × this many.
+const maxInternalInFlight = 8
+
+// Memory configures a shard's memory accounting and limit.
+type Memory[V any] struct {
+	// Budget is this shard's share of the limit in bytes; 0 means none.
+	Budget int64
+	// Policy picks victims when a commit leaves the shard over Budget, or
+	// (Reject) refuses commits that would.
+	Policy evict.Policy
+	// ValueSize estimates the bytes a value occupies beyond the version
+	// record itself (string and slice contents, MemSize, a user Sizer).
+	ValueSize func(key string, v V) int64
+}
+
+// memState is the shard goroutine's accounting. bytes is published to
+// other goroutines through published after every batch.
+type memState[V any] struct {
+	cfg         Memory[V]
+	bytes       int64
+	published   atomic.Int64
+	tracker     *evict.Tracker[mvcc.Node[V]]
+	nodeBase    int64
+	versionBase int64
+	evictions   uint64
+	expirations uint64
+	epoch       uint32       // batches processed, for Node.Epoch
+	internal    atomic.Int32 // own commits not yet done (durable mode)
+}
+
+func nodeLinks[V any](n *mvcc.Node[V]) *evict.Links[mvcc.Node[V]] { return &n.Evict }
+
+func newMemState[V any](cfg Memory[V]) *memState[V] {
+	m := &memState[V]{
+		cfg: cfg,
+		// A node, its share of towers (1.33 pointers at p = 1/4), and its
+		// hash-index entry (key header, pointer, control byte and slack).
+		nodeBase:    int64(unsafe.Sizeof(mvcc.Node[V]{})) + 11 + 40,
+		versionBase: int64(unsafe.Sizeof(mvcc.Version[V]{})),
+	}
+	if cfg.Budget > 0 && cfg.Policy != evict.Reject {
+		m.tracker = evict.New(cfg.Policy, nodeLinks[V])
+	}
+	return m
+}
+
+// SetMemory configures accounting and the limit. Call it only before Run.
+func (s *Shard[V]) SetMemory(cfg Memory[V]) { s.mem = newMemState(cfg) }
+
+// SetNow replaces the wall clock TTLs are checked against (Unix
+// nanoseconds). Call it only before Run.
+func (s *Shard[V]) SetNow(now func() int64) { s.now = now }
+
+// MemoryUsed returns the shard's estimated bytes as of its last batch.
+// Safe from any goroutine.
+func (s *Shard[V]) MemoryUsed() int64 { return s.mem.published.Load() }
+
+func (m *memState[V]) versionCost(key string, w *Write[V]) int64 {
+	if w.Tombstone {
+		return m.versionBase
+	}
+	return m.versionBase + m.cfg.ValueSize(key, w.Value)
+}
+
+// charge accounts for a version just installed on n (fresh: n had none).
+func (s *Shard[V]) charge(n *mvcc.Node[V], w *Write[V], fresh bool) {
+	m := s.mem
+	if fresh && n.Charge == 0 {
+		n.Charge = int32(min(m.nodeBase+int64(len(n.Key())), 1<<31-1))
+		m.bytes += int64(n.Charge)
+	}
+	n.Epoch = m.epoch
+	c := min(m.versionCost(n.Key(), w), 1<<31-1)
+	n.Newest().Size = int32(c)
+	m.bytes += c
+	if m.tracker != nil {
+		if w.Tombstone {
+			m.tracker.Remove(n) // a deleted key is no eviction candidate
+		} else {
+			m.tracker.Touch(n)
+		}
+	}
+}
+
+// touch records a read of n for the eviction order.
+func (s *Shard[V]) touch(n *mvcc.Node[V]) {
+	if s.mem.tracker != nil {
+		s.mem.tracker.Touch(n)
+	}
+}
+
+// releaseVersion un-charges one version (vacuum dropped it).
+func (s *Shard[V]) releaseVersion(v *mvcc.Version[V]) {
+	s.mem.bytes -= int64(v.Size)
+	v.Size = 0
+}
+
+// releaseNode un-charges n and all its versions: the node is being unlinked
+// or evicted, so it counts as freed now even if a snapshot still pins old
+// versions until vacuum drops them.
+func (s *Shard[V]) releaseNode(n *mvcc.Node[V]) {
+	n.Each(s.releaseVersion)
+	s.mem.bytes -= int64(n.Charge)
+	n.Charge = 0
+	if s.mem.tracker != nil {
+		s.mem.tracker.Remove(n)
+	}
+}
+
+// checkRoom refuses r under the Reject policy if its writes would take the
+// shard over its budget. Nothing has been applied when it refuses.
+func (s *Shard[V]) checkRoom(r *Request[V]) error {
+	m := s.mem
+	if m.cfg.Budget <= 0 || m.cfg.Policy != evict.Reject {
+		return nil
+	}
+	var add int64
+	for i := range r.Writes {
+		w := &r.Writes[i]
+		if w.Tombstone {
+			continue
+		}
+		add += m.versionCost(w.Key, w)
+		if n := s.list.Find(w.Key); n == nil || n.Charge == 0 {
+			add += m.nodeBase + int64(len(w.Key))
+		}
+	}
+	if add > 0 && m.bytes+add > m.cfg.Budget {
+		return fmt.Errorf("%w: shard %d would hold %d bytes, its share of the limit is %d",
+			errs.ErrMemoryLimit, s.id, m.bytes+add, m.cfg.Budget)
+	}
+	return nil
+}
+
+// evictIfNeeded brings the shard back under its budget, least valuable key
+// first, as one committed delete with its own timestamp. Keys locked by
+// in-flight transactions are skipped. A victim's bytes count as freed at
+// once; its versions go when vacuum finds no snapshot needs them.
+func (s *Shard[V]) evictIfNeeded() {
+	m := s.mem
+	defer func() { m.epoch++ }()
+	if m.tracker == nil || m.bytes <= m.cfg.Budget || m.internal.Load() >= maxInternalInFlight {
+		return
+	}
+	var victims []*mvcc.Node[V]
+	m.tracker.Candidates(func(n *mvcc.Node[V]) bool {
+		if m.bytes <= m.cfg.Budget {
+			return false
+		}
+		if n.WriteLock != 0 || n.ReadLocks != 0 || n.Epoch == m.epoch {
+			return true
+		}
+		s.releaseNode(n)
+		victims = append(victims, n)
+		return true
+	})
+	if len(victims) == 0 {
+		return
+	}
+	r := NewRequest[V]()
+	r.Kind = KindCommitOne
+	r.internal = true
+	for _, n := range victims {
+		r.Writes = append(r.Writes, Write[V]{Key: n.Key(), Tombstone: true})
+	}
+	m.evictions += uint64(len(victims))
+	s.commitInternal(r)
+}
+
+// commitInternal installs r (the shard's own delete) at a fresh timestamp
+// and queues it for the WAL and acknowledgement like any fast-path commit.
+func (s *Shard[V]) commitInternal(r *Request[V]) {
+	r.CommitTS = s.clock.Next()
+	s.install(r, r.CommitTS)
+	s.stats.Commits++
+	if s.wal != nil {
+		s.mem.internal.Add(1)
+	}
+	s.acks = append(s.acks, r)
+}
