@@ -3,6 +3,8 @@ package fluxmap
 import (
 	"fmt"
 	"time"
+
+	"github.com/fluxmap/fluxmap/shard"
 )
 
 // Stats is a point-in-time report of the database's counters.
@@ -35,6 +37,39 @@ type Stats struct {
 	OldestSnapshotAge time.Duration
 	// Visible is the newest commit timestamp every new snapshot sees.
 	Visible uint64
+	// ConflictsBy splits Conflicts by cause: "locked" (an in-flight
+	// transaction held the key or range), "stale-read", "phantom" (a scanned
+	// range changed) and "write-write" (first committer wins).
+	ConflictsBy map[string]uint64
+	// WAL is filled in for durable databases.
+	WAL *WALStats
+}
+
+// WALStats describes a durable database's write-ahead logs.
+type WALStats struct {
+	// Bytes is the size of the live WAL segments, all shards together.
+	Bytes int64
+	// Syncs counts fsyncs; SyncP50, SyncP99 and SyncP999 are latency
+	// percentiles, as the upper bound of a power-of-two bucket.
+	Syncs                      int64
+	SyncP50, SyncP99, SyncP999 time.Duration
+}
+
+// percentile returns the upper bound of the bucket holding quantile q of a
+// power-of-two microsecond histogram.
+func percentile(buckets []int64, total int64, q float64) time.Duration {
+	if total == 0 {
+		return 0
+	}
+	want := int64(q*float64(total) + 0.5)
+	var seen int64
+	for i, n := range buckets {
+		seen += n
+		if seen >= want {
+			return time.Duration(int64(2)<<i) * time.Microsecond
+		}
+	}
+	return time.Duration(int64(2)<<(len(buckets)-1)) * time.Microsecond
 }
 
 // ShardStats are one shard's counters.
@@ -59,7 +94,11 @@ func (db *DB[K, V]) Stats() (Stats, error) {
 	if err != nil {
 		return st, fmt.Errorf("fluxmap: stats: %w", err)
 	}
+	st.ConflictsBy = make(map[string]uint64)
 	for _, s := range shards {
+		for r, n := range s.ConflictsBy {
+			st.ConflictsBy[shard.Reason(r).String()] += n
+		}
 		st.Shards = append(st.Shards, ShardStats{Keys: s.Keys, Versions: s.Versions, Bytes: s.Bytes})
 		st.Evictions += s.Evictions
 		st.Expirations += s.Expirations
@@ -69,6 +108,14 @@ func (db *DB[K, V]) Stats() (Stats, error) {
 		st.Vacuum.Passes += s.Vacuum.Passes
 		st.Vacuum.Versions += s.Vacuum.Versions
 		st.Vacuum.Keys += s.Vacuum.Keys
+	}
+	if bytes, syncs, buckets, ok := db.coord.WALStats(); ok {
+		st.WAL = &WALStats{
+			Bytes: bytes, Syncs: syncs,
+			SyncP50:  percentile(buckets, syncs, 0.50),
+			SyncP99:  percentile(buckets, syncs, 0.99),
+			SyncP999: percentile(buckets, syncs, 0.999),
+		}
 	}
 	st.Retries = db.retries.Load()
 	st.Policy = db.policy

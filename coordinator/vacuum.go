@@ -87,3 +87,23 @@ func (c *Coordinator[V]) MemoryUsed() int64 {
 	}
 	return n
 }
+
+// WALStats sums the shards' WAL sizes and fsync counts and merges their
+// latency histograms (see shard.SyncStats). ok is false in memory.
+func (c *Coordinator[V]) WALStats() (bytes, syncs int64, buckets []int64, ok bool) {
+	for _, s := range c.shards {
+		st := s.SyncStats()
+		if st == nil {
+			return 0, 0, nil, false
+		}
+		if buckets == nil {
+			buckets = make([]int64, len(st.Buckets))
+		}
+		bytes += s.WALSize()
+		syncs += st.Count.Load()
+		for i := range st.Buckets {
+			buckets[i] += st.Buckets[i].Load()
+		}
+	}
+	return bytes, syncs, buckets, true
+}

@@ -2,6 +2,7 @@ package shard
 
 import (
 	"fmt"
+	"math/bits"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -64,6 +65,25 @@ type walWriter[V any] struct {
 	size         atomic.Int64  // log size, readable by any goroutine
 	free         sync.Pool     // *walJob[V]
 	internal     *atomic.Int32 // the shard's count of its own commits in flight
+	syncs        SyncStats
+}
+
+// syncBuckets is the number of power-of-two latency buckets: bucket i
+// counts fsyncs that took [2^i, 2^(i+1)) microseconds.
+const syncBuckets = 32
+
+// SyncStats counts a WAL's fsyncs and their latencies. Written by the
+// writer goroutine, read by anyone.
+type SyncStats struct {
+	Count   atomic.Int64
+	Buckets [syncBuckets]atomic.Int64
+}
+
+func (st *SyncStats) record(d time.Duration) {
+	st.Count.Add(1)
+	us := max(d.Microseconds(), 1)
+	b := min(63-bits.LeadingZeros64(uint64(us)), syncBuckets-1)
+	st.Buckets[b].Add(1)
 }
 
 // walJob is what a shard hands its writer: the commits of one batch, then
@@ -147,10 +167,12 @@ func (w *walWriter[V]) sync() {
 	if w.err != nil || !w.unsynced {
 		return
 	}
+	start := time.Now()
 	if err := w.d.Log.Sync(); err != nil {
 		w.fail(err)
 		return
 	}
+	w.syncs.record(time.Since(start))
 	w.unsynced, w.sinceCommits, w.sinceBytes = false, 0, 0
 }
 
@@ -243,4 +265,13 @@ func (w *walWriter[V]) finish(r *Request[V]) {
 		r.Err = w.err
 	}
 	reply(r)
+}
+
+// SyncStats returns the shard's WAL fsync counters, or nil in memory. Safe
+// from any goroutine.
+func (s *Shard[V]) SyncStats() *SyncStats {
+	if s.wal == nil {
+		return nil
+	}
+	return &s.wal.syncs
 }

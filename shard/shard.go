@@ -57,6 +57,7 @@ type Shard[V any] struct {
 	queued    []*Request[V]  // vacuum requests waiting for the current pass
 	mem       *memState[V]
 	now       func() int64 // wall clock for TTLs, Unix nanoseconds
+	reason    Reason       // why the last validation failed
 }
 
 type dirtyWrite[V any] struct {
@@ -75,7 +76,9 @@ type Stats struct {
 	Versions  int    // versions in all chains
 	Commits   uint64 // commits installed here
 	Conflicts uint64 // validation failures (votes no)
-	Vacuum    VacuumStats
+	// ConflictsBy splits Conflicts by Reason.
+	ConflictsBy [NumReasons]uint64
+	Vacuum      VacuumStats
 	// Bytes is the estimated memory held; Evictions and Expirations count
 	// keys removed by the memory limit and by TTL.
 	Bytes       int64
@@ -338,6 +341,7 @@ func (s *Shard[V]) commitOne(r *Request[V]) {
 	}
 	if r.Err != nil {
 		s.stats.Conflicts++
+		s.stats.ConflictsBy[s.reason]++
 		reply(r)
 		return
 	}
@@ -365,6 +369,7 @@ func (s *Shard[V]) commitOne(r *Request[V]) {
 func (s *Shard[V]) prepare(r *Request[V]) {
 	if r.Err = s.validate(r); r.Err != nil {
 		s.stats.Conflicts++
+		s.stats.ConflictsBy[s.reason]++
 		return
 	}
 	if r.Err = s.checkRoom(r); r.Err != nil {

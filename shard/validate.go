@@ -20,19 +20,23 @@ func (s *Shard[V]) validate(r *Request[V]) error {
 			continue // absent then, absent now, and nobody is writing it
 		}
 		if n.WriteLock != 0 && n.WriteLock != r.Txn {
+			s.reason = ReasonLocked
 			return conflictLocked(k)
 		}
 		if ts := n.NewestTS(); ts > r.TS {
+			s.reason = ReasonStaleRead
 			return conflictNewer(k, ts, r.TS)
 		}
 	}
 	for _, sp := range r.Ranges {
 		for n := s.list.Seek(sp.Lo); n != nil && (sp.HiInf || n.Key() < sp.Hi); n = n.Next() {
 			if n.WriteLock != 0 && n.WriteLock != r.Txn {
+				s.reason = ReasonLocked
 				return fmt.Errorf("%w: range %s: key %q is being written by an in-flight transaction",
 					errs.ErrConflict, sp, n.Key())
 			}
 			if ts := n.NewestTS(); ts > r.TS {
+				s.reason = ReasonPhantom
 				return fmt.Errorf("%w: range %s: key %q changed by commit %d after snapshot %d",
 					errs.ErrConflict, sp, n.Key(), ts, r.TS)
 			}
@@ -49,14 +53,17 @@ func (s *Shard[V]) checkWriteLocks(r *Request[V], versions bool) error {
 		k := r.Writes[i].Key
 		if n := s.list.Find(k); n != nil {
 			if err := lockedByOther(n, r.Txn); err != nil {
+				s.reason = ReasonLocked
 				return err
 			}
 			if ts := n.NewestTS(); versions && ts > r.TS {
+				s.reason = ReasonWriteWrite
 				return conflictNewer(k, ts, r.TS)
 			}
 		}
 		for _, rl := range s.ranges {
 			if rl.txn != r.Txn && rl.span.Contains(k) {
+				s.reason = ReasonLocked
 				return fmt.Errorf("%w: key %q lies in range %s read by an in-flight transaction",
 					errs.ErrConflict, k, rl.span)
 			}
@@ -86,4 +93,36 @@ func (s Span) String() string {
 		return fmt.Sprintf("[%q, +inf)", s.Lo)
 	}
 	return fmt.Sprintf("[%q, %q)", s.Lo, s.Hi)
+}
+
+// Reason classifies a failed validation, for statistics.
+type Reason uint8
+
+const (
+	// ReasonLocked: a key or range was locked by an in-flight transaction.
+	ReasonLocked Reason = iota
+	// ReasonStaleRead: a key read at the snapshot was overwritten since.
+	ReasonStaleRead
+	// ReasonPhantom: a scanned range changed since the snapshot.
+	ReasonPhantom
+	// ReasonWriteWrite: a written key was committed by another since the
+	// snapshot (first committer wins).
+	ReasonWriteWrite
+	// NumReasons is the number of reasons.
+	NumReasons
+)
+
+// String returns the reason's name.
+func (r Reason) String() string {
+	switch r {
+	case ReasonLocked:
+		return "locked"
+	case ReasonStaleRead:
+		return "stale-read"
+	case ReasonPhantom:
+		return "phantom"
+	case ReasonWriteWrite:
+		return "write-write"
+	}
+	return "unknown"
 }
