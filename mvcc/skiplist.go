@@ -74,6 +74,14 @@ func newNode[V any](key string, lvl int) *Node[V] {
 	return n
 }
 
+// Before reports whether n's key sorts before key, whose KeyPrefix is kp.
+// Most calls decide on the prefix alone and never load the key's bytes.
+func (n *Node[V]) Before(key string, kp uint64) bool { return n.less(key, kp) }
+
+// KeyPrefix returns the first 8 bytes of k, big-endian and zero-padded: the
+// form Before compares first.
+func KeyPrefix(k string) uint64 { return keyPrefix(k) }
+
 func keyPrefix(k string) uint64 {
 	var p uint64
 	for i := 0; i < 8; i++ {

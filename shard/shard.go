@@ -320,8 +320,9 @@ func (s *Shard[V]) scan(r *Request[V]) {
 	// invisible versions cannot stall the shard.
 	budget := 4*limit + 64
 	now := s.now()
+	hp := mvcc.KeyPrefix(r.Span.Hi)
 	n := s.list.Seek(r.Span.Lo)
-	for ; n != nil && (r.Span.HiInf || n.Key() < r.Span.Hi); n = n.Next() {
+	for ; n != nil && (r.Span.HiInf || n.Before(r.Span.Hi, hp)); n = n.Next() {
 		if len(r.Entries) >= limit || budget == 0 {
 			r.More, r.Resume = true, n.Key()
 			return

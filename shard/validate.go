@@ -29,7 +29,8 @@ func (s *Shard[V]) validate(r *Request[V]) error {
 		}
 	}
 	for _, sp := range r.Ranges {
-		for n := s.list.Seek(sp.Lo); n != nil && (sp.HiInf || n.Key() < sp.Hi); n = n.Next() {
+		hp := mvcc.KeyPrefix(sp.Hi)
+		for n := s.list.Seek(sp.Lo); n != nil && (sp.HiInf || n.Before(sp.Hi, hp)); n = n.Next() {
 			if n.WriteLock != 0 && n.WriteLock != r.Txn {
 				s.reason = ReasonLocked
 				return fmt.Errorf("%w: range %s: key %q is being written by an in-flight transaction",
