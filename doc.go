@@ -52,6 +52,15 @@
 // transaction that starts afterwards sees its writes. Snapshot isolation is
 // available as an option; it allows write skew.
 //
+// # Durability, vacuum and memory
+//
+// By default a database lives in memory. DurabilityFull and
+// DurabilityRelaxed give it a directory with one write-ahead log per shard
+// and checkpoints; Build recovers it, atomically across shards. Old
+// versions are removed by Vacuum (or AutoVacuum) once no snapshot can read
+// them. MaxMemory bounds the estimated memory, evicting by LRU or LFU or
+// refusing commits (Reject); InsertWithTTL gives a value a deadline.
+//
 // # Caveats
 //
 //   - Values are stored as given, not copied (except []byte values), and

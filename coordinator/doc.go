@@ -49,9 +49,36 @@
 //     atomically, and they never see ErrConflict: a lock conflict is retried
 //     with backoff until the context ends.
 //   - Autocommit Get reads at visible without registering a snapshot: a
-//     single-key read at any visible timestamp is linearizable. Vacuum (a
-//     later issue) must therefore let a shard raise such a read's timestamp
-//     to its last horizon; registered snapshots are unaffected.
+//     single-key read at any visible timestamp is linearizable, so the
+//     shard serves it at its vacuum floor (the last horizon it vacuumed
+//     with) if that is newer. Registered snapshots are unaffected.
+//   - Shutdown uses a striped in-flight gate (gate.go) instead of selecting
+//     on a stop channel with every send and receive: Close refuses new
+//     operations, waits for those in flight, and only then stops the shards,
+//     so every shard hop is a plain channel operation.
+//
+// # Durability (recovery.go, durable.go)
+//
+// Each shard's WAL writer logs its commits; the coordinator owns the
+// directory lock, recovery and checkpoints. Recovery reads every shard in
+// parallel and keeps the longest gap-free prefix of commit timestamps whose
+// records are present on all their participants (or covered by a
+// checkpoint). The directory holds generations (gen-G/shard-NNNN) named by
+// an atomically replaced MANIFEST: when the shard count changes, or a log
+// holds records past the recovered prefix (their timestamps will be reused
+// by new commits, so they must not survive), recovery writes the recovered
+// state as checkpoints of a new generation and switches MANIFEST only once
+// that is durable. DESIGN.md truncates logs instead; with records appended
+// out of timestamp order across 2PC and fast-path commits, a truncation
+// point does not exist in general, and the generation switch also gives
+// re-sharding for free.
+//
+// A checkpoint is taken at a registered snapshot C after a sync barrier on
+// every shard (so C is durable everywhere, as recovery requires), reads each
+// shard through ordinary bounded scan requests at C (the shard serves other
+// requests between chunks; encoding and file I/O run on the checkpoint's
+// own goroutines), and then lets each WAL recycle segments wholly at or
+// below C.
 //
 // This package is internal to FluxMap's design and carries no compatibility
 // promise.

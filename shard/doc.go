@@ -26,6 +26,24 @@
 // key in a range it scanned, or a key it writes has a committed version newer
 // than its start timestamp. Locks never wait, so there is no deadlock.
 //
+// # Durability
+//
+// A durable shard hands each batch's commits to its own WAL writer
+// goroutine (durable.go) instead of writing them itself: the shard never
+// blocks on a write or an fsync, and the writer logs every batch queued
+// while it was busy with one write and (Full) one fsync before it marks
+// the timestamps done and replies. Versions are installed before they are
+// durable, but they become visible only when their timestamp is done.
+//
+// # Background work
+//
+// Vacuum passes (vacuum.go) run as a task in slices of 256 nodes, taken
+// only while the inbox is empty. Expired TTL values and eviction victims
+// (memory.go) become the shard's own committed deletes with fresh
+// timestamps, logged like any commit; evictions happen at the end of a
+// batch that left the shard over its share of the memory limit, in policy
+// order, skipping locked keys and keys the batch itself wrote.
+//
 // Shards never call the coordinator: timestamps arrive inside requests,
 // except on the fast path, where the shard draws one from the Clock it was
 // built with.
