@@ -206,6 +206,16 @@ func (w *walWriter[V]) process() {
 			w.sync()
 		}
 	}
+	// Timestamps first, replies second: see Shard.finishBatch.
+	if w.err == nil {
+		for _, j := range w.batch {
+			for _, r := range j.acks {
+				if r.Kind == KindCommitOne {
+					w.clock.Done(r.CommitTS)
+				}
+			}
+		}
+	}
 	for i, j := range w.batch {
 		for k, r := range j.acks {
 			w.finish(r)
@@ -247,8 +257,6 @@ func (w *walWriter[V]) finish(r *Request[V]) {
 	case KindCommitOne:
 		if w.err != nil {
 			r.Err = w.err
-		} else {
-			w.clock.Done(r.CommitTS)
 		}
 		if r.internal {
 			w.internal.Add(-1)

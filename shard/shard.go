@@ -180,8 +180,8 @@ func (s *Shard[V]) Run() {
 				return
 			default:
 				s.vacuumSlice()
-				s.finishBatch() // expiry deletes the slice committed
 				s.mem.published.Store(s.mem.bytes)
+				s.finishBatch() // expiry deletes the slice committed
 				continue
 			}
 		} else {
@@ -206,8 +206,10 @@ func (s *Shard[V]) Run() {
 			s.batch[i] = nil
 		}
 		s.evictIfNeeded()
-		s.finishBatch()
+		// Publish before acknowledging, so a caller whose commit returned
+		// sees it in MemoryInfo.
 		s.mem.published.Store(s.mem.bytes)
+		s.finishBatch()
 	}
 }
 
@@ -273,10 +275,14 @@ func (s *Shard[V]) finishBatch() {
 		s.wal.jobs <- j
 		return
 	}
-	for i, r := range s.acks {
+	// Mark every timestamp done before waking anyone, so a caller whose
+	// commit returned also sees the evictions its commit caused.
+	for _, r := range s.acks {
 		if r.Kind == KindCommitOne && r.Err == nil {
 			s.clock.Done(r.CommitTS)
 		}
+	}
+	for i, r := range s.acks {
 		if !r.internal {
 			reply(r)
 		}

@@ -1,0 +1,103 @@
+// Command stream scans a large keyspace without collecting it: PrefixStream
+// yields the entries one at a time, in key order, from one snapshot, while
+// holding only a bounded buffer per shard, so counting and summing 100,000
+// entries needs no slice of 100,000 entries. Breaking out of the loop ends
+// the scan early and releases its snapshot.
+//
+// Run it from the repository root:
+//
+//	go run ./examples/stream
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/fluxmap/fluxmap"
+)
+
+func main() {
+	if err := run(os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "stream:", err)
+		os.Exit(1)
+	}
+}
+
+const (
+	items = 100_000
+	batch = 10_000 // writes per loading transaction
+)
+
+func itemKey(i int) string { return fmt.Sprintf("item:%06d", i) }
+
+// run is the whole example; main_test.go checks everything it prints.
+func run(w io.Writer) (err error) {
+	ctx := context.Background()
+	db, err := fluxmap.New[string, int64]().Build(ctx)
+	if err != nil {
+		return fmt.Errorf("build: %w", err)
+	}
+	defer func() { err = errors.Join(err, db.Close()) }()
+
+	// Load in a few large transactions rather than 100,000 autocommits.
+	for lo := 0; lo < items; lo += batch {
+		err := db.Transaction(ctx, func(tx *fluxmap.Tx[string, int64]) error {
+			for i := lo; i < min(lo+batch, items); i++ {
+				if err := tx.Insert(itemKey(i), int64(i)); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("load: %w", err)
+		}
+	}
+	// A key just past the prefix, which the scans below must not reach.
+	if err := db.Insert(ctx, "other:total", -1); err != nil {
+		return fmt.Errorf("insert: %w", err)
+	}
+	fmt.Fprintf(w, "loaded %d items\n", items)
+
+	// Count and sum everything under the prefix. Check Err after the loop:
+	// a scan that fails (say, its context ends) just stops yielding.
+	s := db.PrefixStream(ctx, "item:")
+	var count, sum int64
+	for _, v := range s.All() {
+		count++
+		sum += v
+	}
+	if err := s.Err(); err != nil {
+		return fmt.Errorf("scan: %w", err)
+	}
+	fmt.Fprintf(w, "streamed %d items, sum %d\n", count, sum)
+
+	// Stop at the first match. Ranging over All again takes a fresh
+	// snapshot; break ends the scan, and nothing after the match is read.
+	visited := 0
+	var found string
+	for k, v := range s.All() {
+		visited++
+		if v > 0 && v%9973 == 0 {
+			found = k
+			break
+		}
+	}
+	if err := s.Err(); err != nil {
+		return fmt.Errorf("scan: %w", err)
+	}
+	fmt.Fprintf(w, "first multiple of 9973: %s after %d items\n", found, visited)
+
+	// A range stream works the same way: [lo, hi) in key order.
+	r := db.RangeStream(ctx, itemKey(99_997), "item:~")
+	for k, v := range r.All() {
+		fmt.Fprintf(w, "  %s = %d\n", k, v)
+	}
+	if err := r.Err(); err != nil {
+		return fmt.Errorf("range: %w", err)
+	}
+	return nil
+}
