@@ -76,10 +76,13 @@ func (m *memState[V]) versionCost(key string, w *Write[V]) int64 {
 	return m.versionBase + m.cfg.ValueSize(key, w.Value)
 }
 
-// charge accounts for a version just installed on n (fresh: n had none).
-func (s *Shard[V]) charge(n *mvcc.Node[V], w *Write[V], fresh bool) {
+// charge accounts for a version just installed on n. The node itself is
+// charged whenever it holds a value and is not charged yet: when it is new,
+// and when a key evicted (whose node charge was released while its tombstone
+// kept the node) is written again.
+func (s *Shard[V]) charge(n *mvcc.Node[V], w *Write[V]) {
 	m := s.mem
-	if fresh && n.Charge == 0 {
+	if n.Charge == 0 && !w.Tombstone {
 		n.Charge = int32(min(m.nodeBase+int64(len(n.Key())), 1<<31-1))
 		m.bytes += int64(n.Charge)
 	}

@@ -131,7 +131,7 @@ func (s *Shard[V]) Load(key string, ts uint64, value V, expiry int64) {
 	n := s.list.Upsert(key)
 	n.Install(ts, value, false)
 	n.Newest().Expiry = expiry
-	s.charge(n, &Write[V]{Key: key, Value: value, Expiry: expiry}, true)
+	s.charge(n, &Write[V]{Key: key, Value: value, Expiry: expiry})
 	s.stats.Keys++
 	s.stats.Versions++
 }
@@ -424,7 +424,7 @@ func (s *Shard[V]) install(r *Request[V], ts uint64) {
 		}
 		n.Install(ts, w.Value, w.Tombstone)
 		n.Newest().Expiry = w.Expiry
-		s.charge(n, w, fresh)
+		s.charge(n, w)
 		s.stats.Versions++
 	}
 }
