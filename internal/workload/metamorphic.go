@@ -2,11 +2,18 @@ package workload
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
+	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/fluxmap/fluxmap"
+	"github.com/fluxmap/fluxmap/internal/txhook"
+	"github.com/fluxmap/fluxmap/internal/vfs"
 )
 
 // MetaKind is one operation of the metamorphic sequence.
@@ -44,17 +51,49 @@ type MetaStep struct {
 }
 
 // MetaConfig is one configuration of the metamorphic matrix. Open builds a
-// fresh, empty database; dir is a fresh empty directory for configurations
-// that keep files (in-memory ones ignore it). Later configurations
-// (durability, eviction, vacuum) join by appending to MetaMatrix.
+// database on dir: a fresh, empty directory the first time (in-memory
+// configurations ignore it), the same directory again when the runner
+// reopens a durable one. New configurations join by appending to MetaMatrix.
 type MetaConfig struct {
 	Name string
 	Open func(ctx context.Context, dir string) (*fluxmap.DB[string, int64], error)
+	// Reopens is how many times RunMetamorphicConfig closes the database
+	// and opens it again on the same directory, at evenly spaced points of
+	// the sequence: the state must come back exactly, and the operations
+	// after it must still match the model. Only for durable configurations.
+	Reopens int
+	// VacuumEvery, if positive, makes RunMetamorphicConfig call db.Vacuum
+	// before every VacuumEvery-th step and, in every VacuumEvery-th
+	// transaction, after its first operation, while its snapshot is open.
+	VacuumEvery int
+	// Check, if set, inspects the database (open on dir) after the
+	// sequence, before it is closed: that nothing was evicted, that vacuum
+	// ran, that the WAL rolled over and was checkpointed.
+	Check func(ctx context.Context, dir string, db *fluxmap.DB[string, int64]) error
 }
 
-// MetaMatrix returns the configurations the metamorphic test runs: shards
-// 1, 4 and 16 under Serializable isolation, and 4 shards under Snapshot
-// (single-threaded, the isolation level must not change any result).
+// MetaMatrix returns the configurations the metamorphic test runs, all
+// single-threaded and deterministic in their results:
+//
+//   - shards 1, 4 and 16 under Serializable isolation, and 4 shards under
+//     Snapshot (single-threaded, the isolation level must not change any
+//     result);
+//   - Full durability on a MemFS, with 4 KiB WAL segments and a checkpoint
+//     every 16 KiB of WAL (so segments roll, are recycled and checkpoints
+//     are written), reopened twice; Relaxed durability on real files (64 KiB
+//     segments, fsync every 20 ms), also reopened twice;
+//   - auto vacuum every millisecond plus explicit vacuum passes between
+//     steps and inside open transactions;
+//   - a memory limit under LRU and under Reject far above what the sequence
+//     holds, which must change nothing (and evict or refuse nothing);
+//   - all of it at once: Full durability, reopens, auto and explicit vacuum,
+//     and a limit of 64 KiB that the sequence cannot reach because vacuum
+//     runs every 7 steps (48 keys of about 250 bytes each, plus fewer than
+//     40 versions of 40 bytes between passes, fit one shard's 16 KiB share
+//     even if every key hashed to it).
+//
+// Configurations whose evictions the model cannot predict run in
+// TestMetamorphicEvicting, against a weaker property.
 func MetaMatrix() []MetaConfig {
 	var out []MetaConfig
 	add := func(shards int, iso fluxmap.IsolationLevel) {
@@ -69,7 +108,151 @@ func MetaMatrix() []MetaConfig {
 		add(n, fluxmap.Serializable)
 	}
 	add(4, fluxmap.Snapshot)
+
+	fs := memFSPerDir()
+	vacuumed := requireStats(func(st fluxmap.Stats) error {
+		if st.Vacuum.Passes == 0 || st.Vacuum.Versions == 0 {
+			return fmt.Errorf("vacuum removed nothing: %+v", st.Vacuum)
+		}
+		return nil
+	})
+	noEvictions := requireStats(func(st fluxmap.Stats) error {
+		if st.Evictions != 0 || st.Memory.Current <= 0 || st.Memory.Current > st.Memory.Max {
+			return fmt.Errorf("%d evictions, memory %+v: the limit was meant to be out of reach", st.Evictions, st.Memory)
+		}
+		return nil
+	})
+	out = append(out,
+		MetaConfig{
+			Name: "shards=4/Full/memfs/reopen",
+			Open: func(ctx context.Context, dir string) (*fluxmap.DB[string, int64], error) {
+				b := fluxmap.New[string, int64]().Shards(4).
+					DurabilityFull(fluxmap.PersistenceOptions{Dir: dir, SegmentSize: 4 << 10, PoolSize: 1}).
+					CheckpointAfterBytes(16 << 10)
+				txhook.SetFS(b, fs(dir))
+				return b.Build(ctx)
+			},
+			Reopens: 2,
+			Check:   rolledAndCheckpointed(fs),
+		},
+		MetaConfig{
+			Name: "shards=4/Relaxed/os/reopen",
+			Open: func(ctx context.Context, dir string) (*fluxmap.DB[string, int64], error) {
+				return fluxmap.New[string, int64]().Shards(4).
+					DurabilityRelaxed(fluxmap.PersistenceOptions{Dir: dir, SegmentSize: 64 << 10}).FlushInterval(20 * time.Millisecond).Build(ctx)
+			},
+			Reopens: 2,
+		},
+		MetaConfig{
+			Name: "shards=4/autovacuum=1ms/vacuum-every=7",
+			Open: func(ctx context.Context, _ string) (*fluxmap.DB[string, int64], error) {
+				return fluxmap.New[string, int64]().Shards(4).
+					AutoVacuum(fluxmap.VacuumOptions{Interval: time.Millisecond}).Build(ctx)
+			},
+			VacuumEvery: 7,
+			Check:       vacuumed,
+		},
+		MetaConfig{
+			Name: "shards=4/maxmemory=64MiB/LRU",
+			Open: func(ctx context.Context, _ string) (*fluxmap.DB[string, int64], error) {
+				return fluxmap.New[string, int64]().Shards(4).MaxMemory(64 << 20).Build(ctx)
+			},
+			Check: noEvictions,
+		},
+		MetaConfig{
+			Name: "shards=16/maxmemory=64MiB/Reject",
+			Open: func(ctx context.Context, _ string) (*fluxmap.DB[string, int64], error) {
+				return fluxmap.New[string, int64]().Shards(16).MaxMemory(64 << 20).
+					EvictionPolicy(fluxmap.Reject).Build(ctx)
+			},
+			Check: noEvictions,
+		},
+		MetaConfig{
+			Name: "shards=4/Full/memfs/reopen/autovacuum=1ms/vacuum-every=7/maxmemory=64KiB",
+			Open: func(ctx context.Context, dir string) (*fluxmap.DB[string, int64], error) {
+				b := fluxmap.New[string, int64]().Shards(4).
+					DurabilityFull(fluxmap.PersistenceOptions{Dir: dir, SegmentSize: 4 << 10}).
+					CheckpointAfterBytes(16 << 10).
+					AutoVacuum(fluxmap.VacuumOptions{Interval: time.Millisecond}).
+					MaxMemory(64 << 10)
+				txhook.SetFS(b, fs(dir))
+				return b.Build(ctx)
+			},
+			Reopens:     2,
+			VacuumEvery: 7,
+			Check: func(ctx context.Context, dir string, db *fluxmap.DB[string, int64]) error {
+				return errors.Join(vacuumed(ctx, dir, db), noEvictions(ctx, dir, db), rolledAndCheckpointed(fs)(ctx, dir, db))
+			},
+		},
+	)
 	return out
+}
+
+// rolledAndCheckpointed returns a Check that requires the durable files
+// under dir on fs to include a checkpoint and a WAL segment past the first:
+// the configuration's small segments and checkpoint threshold must have
+// made the engine roll and checkpoint, or the reopens tested only the
+// simplest recovery.
+func rolledAndCheckpointed(fs func(dir string) *vfs.MemFS) func(context.Context, string, *fluxmap.DB[string, int64]) error {
+	return func(_ context.Context, dir string, _ *fluxmap.DB[string, int64]) error {
+		var ckpts, laterSegments int
+		var walk func(d string) error
+		walk = func(d string) error {
+			names, err := fs(dir).List(d)
+			if err != nil {
+				return err
+			}
+			for _, n := range names {
+				switch {
+				case strings.HasPrefix(n, "ckpt-") && strings.HasSuffix(n, ".ckpt"):
+					ckpts++
+				case strings.HasSuffix(n, ".wal"):
+					if n != fmt.Sprintf("%016x.wal", 1) {
+						laterSegments++
+					}
+				case !strings.Contains(n, "."):
+					if _, err := fs(dir).List(filepath.Join(d, n)); err == nil {
+						if err := walk(filepath.Join(d, n)); err != nil {
+							return err
+						}
+					}
+				}
+			}
+			return nil
+		}
+		if err := walk(dir); err != nil {
+			return err
+		}
+		if ckpts == 0 || laterSegments == 0 {
+			return fmt.Errorf("%d checkpoints and %d WAL segments past the first under %s", ckpts, laterSegments, dir)
+		}
+		return nil
+	}
+}
+
+// memFSPerDir returns a function that gives every directory its own
+// MemFS, the same one each time, so a reopened database finds its files.
+func memFSPerDir() func(dir string) *vfs.MemFS {
+	var mu sync.Mutex
+	fss := make(map[string]*vfs.MemFS)
+	return func(dir string) *vfs.MemFS {
+		mu.Lock()
+		defer mu.Unlock()
+		if fss[dir] == nil {
+			fss[dir] = vfs.New()
+		}
+		return fss[dir]
+	}
+}
+
+func requireStats(check func(fluxmap.Stats) error) func(context.Context, string, *fluxmap.DB[string, int64]) error {
+	return func(_ context.Context, _ string, db *fluxmap.DB[string, int64]) error {
+		st, err := db.Stats()
+		if err != nil {
+			return err
+		}
+		return check(st)
+	}
 }
 
 // metaKeys are 4 groups of 12 keys: "a00" ... "d11".
@@ -198,30 +381,148 @@ func result(op, res string, err error) string {
 func RunMetamorphic(ctx context.Context, db *fluxmap.DB[string, int64], steps []MetaStep) ([]string, error) {
 	var out []string
 	for _, s := range steps {
-		switch {
-		case !s.Txn:
-			out = append(out, apply(dbTarget{ctx, db}, s.Ops[0]))
-		case s.View:
-			err := db.View(ctx, func(tx *fluxmap.Tx[string, int64]) error {
-				for _, op := range s.Ops {
-					out = append(out, apply(txTarget{tx}, op))
+		lines, err := runStep(ctx, db, s, nil)
+		out = append(out, lines...)
+		if err != nil {
+			return out, err
+		}
+	}
+	return out, nil
+}
+
+// RunMetamorphicConfig runs steps like RunMetamorphic on a database cfg
+// opens on dir, with what cfg asks for around them: reopens, vacuum passes,
+// a final Check. It closes the database. It returns an error if opening,
+// closing, vacuum or Check fails, or if a reopened database does not hold
+// exactly what the closed one held.
+func RunMetamorphicConfig(ctx context.Context, cfg MetaConfig, dir string, steps []MetaStep) ([]string, error) {
+	var out []string
+	err := driveMeta(ctx, cfg, dir, steps, func(db *fluxmap.DB[string, int64], s MetaStep, mid func() error) error {
+		lines, err := runStep(ctx, db, s, mid)
+		out = append(out, lines...)
+		return err
+	})
+	return out, err
+}
+
+// driveMeta opens cfg's database on dir and hands it each step in turn,
+// reopening and vacuuming it as cfg says; mid is what the step must call
+// after the first operation of a transaction (nil: nothing).
+func driveMeta(ctx context.Context, cfg MetaConfig, dir string, steps []MetaStep,
+	run func(db *fluxmap.DB[string, int64], s MetaStep, mid func() error) error,
+) (err error) {
+	db, err := cfg.Open(ctx, dir)
+	if err != nil {
+		return fmt.Errorf("open: %w", err)
+	}
+	defer func() {
+		if db != nil {
+			if cerr := db.Close(); cerr != nil {
+				err = errors.Join(err, fmt.Errorf("close: %w", cerr))
+			}
+		}
+	}()
+	vacuum := func() error {
+		if _, err := db.Vacuum(ctx); err != nil {
+			return fmt.Errorf("vacuum: %w", err)
+		}
+		return nil
+	}
+	every := len(steps) / (cfg.Reopens + 1) // steps between reopens
+	for i, s := range steps {
+		if cfg.Reopens > 0 && every > 0 && i > 0 && i%every == 0 && i/every <= cfg.Reopens {
+			if db, err = reopenMeta(ctx, cfg, dir, db); err != nil {
+				return fmt.Errorf("before step %d: %w", i, err)
+			}
+		}
+		var mid func() error
+		if cfg.VacuumEvery > 0 && i%cfg.VacuumEvery == 0 {
+			if err := vacuum(); err != nil {
+				return fmt.Errorf("before step %d: %w", i, err)
+			}
+			mid = vacuum
+		}
+		if err := run(db, s, mid); err != nil {
+			return fmt.Errorf("step %d: %w", i, err)
+		}
+	}
+	if cfg.Check != nil {
+		if err := cfg.Check(ctx, dir, db); err != nil {
+			return fmt.Errorf("check: %w", err)
+		}
+	}
+	cerr := db.Close()
+	db = nil
+	if cerr != nil {
+		return fmt.Errorf("close: %w", cerr)
+	}
+	return nil
+}
+
+// reopenMeta closes db and opens cfg's database on dir again; it must hold
+// exactly what db held. On error the returned database is nil or open.
+func reopenMeta(ctx context.Context, cfg MetaConfig, dir string, db *fluxmap.DB[string, int64]) (*fluxmap.DB[string, int64], error) {
+	before, err := db.PrefixScan(ctx, "")
+	if err != nil {
+		return db, fmt.Errorf("scan before reopen: %w", err)
+	}
+	if err := db.Close(); err != nil {
+		return nil, fmt.Errorf("close for reopen: %w", err)
+	}
+	if db, err = cfg.Open(ctx, dir); err != nil {
+		return nil, fmt.Errorf("reopen: %w", err)
+	}
+	after, err := db.PrefixScan(ctx, "")
+	if err != nil {
+		return db, fmt.Errorf("scan after reopen: %w", err)
+	}
+	if !slices.Equal(before, after) {
+		return db, fmt.Errorf("reopen changed the state:\nbefore: %v\n after: %v", before, after)
+	}
+	return db, nil
+}
+
+// runStep runs one step on db and returns its result lines; mid, if not
+// nil, runs after the first operation of a transaction.
+func runStep(ctx context.Context, db *fluxmap.DB[string, int64], s MetaStep, mid func() error) ([]string, error) {
+	var out []string
+	ops := func(tx *fluxmap.Tx[string, int64]) error {
+		for i, op := range s.Ops {
+			out = append(out, apply(txTarget{tx}, op))
+			if i == 0 && mid != nil {
+				if err := mid(); err != nil {
+					return err
 				}
-				return nil
-			})
-			out = append(out, result("view", "ok", err))
-		default:
-			tx, err := db.Begin(ctx)
-			if err != nil {
-				return out, err
 			}
-			for _, op := range s.Ops {
-				out = append(out, apply(txTarget{tx}, op))
-			}
-			if s.Rollback {
-				out = append(out, result("rollback", "ok", tx.Rollback()))
-			} else {
-				out = append(out, result("commit", "ok", tx.Commit()))
-			}
+		}
+		return nil
+	}
+	switch {
+	case !s.Txn:
+		out = append(out, apply(dbTarget{ctx, db}, s.Ops[0]))
+	case s.View:
+		var midErr error
+		err := db.View(ctx, func(tx *fluxmap.Tx[string, int64]) error {
+			midErr = ops(tx)
+			return nil
+		})
+		if midErr != nil {
+			return out, midErr
+		}
+		out = append(out, result("view", "ok", err))
+	default:
+		tx, err := db.Begin(ctx)
+		if err != nil {
+			return out, err
+		}
+		if err := ops(tx); err != nil {
+			_ = tx.Rollback() // the step failed already; its error is the one to report
+			return out, err
+		}
+		if s.Rollback {
+			out = append(out, result("rollback", "ok", tx.Rollback()))
+		} else {
+			out = append(out, result("commit", "ok", tx.Commit()))
 		}
 	}
 	return out, nil
