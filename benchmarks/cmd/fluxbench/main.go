@@ -1,0 +1,215 @@
+// Command fluxbench compares FluxMap with peer stores on YCSB, bank,
+// hot-spot and scan workloads and prints a table of throughput, latency
+// percentiles, abort rates and allocations.
+//
+// With no flags it runs the main job: about a minute of YCSB-A and the bank
+// workload, in memory, against fluxmap, the floor, badger, buntdb, go-memdb
+// and xsync, with 8 clients, 100k keys, 100-byte values and GOMAXPROCS
+// shards. Lists of shards and clients make it a sweep:
+//
+//	fluxbench --systems fluxmap,floor,badger --shards 1,2,4,8,16 --clients 1,2,4,8,16,32 --plot sweep.png
+//	fluxbench --durability full --workloads update --clients 32     # fluxmap, badger, bbolt, raw fdatasync
+//	fluxbench --memory                                               # RSS bytes/key after 1M keys, per system
+//
+// Run fluxbench -h for every flag, fluxbench --list for systems and workloads.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strings"
+
+	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
+
+	"github.com/fluxmap/fluxmap/benchmarks/internal/cli"
+	"github.com/fluxmap/fluxmap/benchmarks/internal/report"
+	"github.com/fluxmap/fluxmap/benchmarks/internal/runner"
+	"github.com/fluxmap/fluxmap/benchmarks/internal/stores"
+	"github.com/fluxmap/fluxmap/benchmarks/internal/workload"
+)
+
+func main() {
+	cfg, err := cli.Parse(os.Args[1:], os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	if err == nil {
+		err = run(cfg)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "fluxbench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(cfg cli.Config) error {
+	switch {
+	case cfg.List:
+		list(os.Stdout)
+		return nil
+	case cfg.MemoryChild != "":
+		sys, err := stores.Lookup(cfg.MemoryChild)
+		if err != nil {
+			return err
+		}
+		res, err := runner.MeasureMemory(sys, cfg.MemoryKeys, cfg.ValueSize)
+		if err != nil {
+			return err
+		}
+		return report.JSON(os.Stdout, res)
+	case cfg.Memory:
+		return memory(cfg)
+	}
+	return bench(cfg)
+}
+
+func list(w io.Writer) {
+	fmt.Fprintln(w, "systems:")
+	for _, n := range stores.Names() {
+		s, _ := stores.Lookup(n)
+		var ds []string
+		for _, d := range s.Durabilities {
+			ds = append(ds, d.String())
+		}
+		fmt.Fprintf(w, "  %-8s [%s] %s\n", n, strings.Join(ds, ","), s.Note)
+	}
+	fmt.Fprintln(w, "workloads:")
+	for _, n := range workload.Names() {
+		s, _ := workload.Lookup(n)
+		fmt.Fprintf(w, "  %-8s %s\n", n, s.Desc)
+	}
+}
+
+// progress returns a bar on stderr when stderr is a terminal, else nil.
+func progress(n int, what string) *progressbar.ProgressBar {
+	if !term.IsTerminal(int(os.Stderr.Fd())) {
+		return nil
+	}
+	return progressbar.NewOptions(n, progressbar.OptionSetWriter(os.Stderr), progressbar.OptionSetDescription(what),
+		progressbar.OptionShowCount(), progressbar.OptionClearOnFinish(), progressbar.OptionSetWidth(30))
+}
+
+func bench(cfg cli.Config) error {
+	plan, err := cfg.Plan()
+	if err != nil {
+		return err
+	}
+	fmt.Printf("# fluxbench: %d runs x%d of %v (+%v warmup), %d keys, %d-byte values, durability %s, GOMAXPROCS %d, %s/%s\n",
+		len(plan), cfg.Repeat, cfg.Duration, cfg.Warmup, cfg.Keys, cfg.ValueSize, cfg.Durability, runtime.GOMAXPROCS(0),
+		runtime.GOOS, runtime.GOARCH)
+	bar := progress(len(plan)*cfg.Repeat, "running")
+	runs := make([][]runner.Result, len(plan))
+	var failures []error
+	for range cfg.Repeat {
+		for i, p := range plan {
+			if bar != nil {
+				bar.Describe(p.Label())
+			}
+			res, err := runner.Run(p)
+			if err != nil {
+				// One peer failing must not cost the whole comparison.
+				failures = append(failures, err)
+				res.NA = "failed: " + err.Error()
+			}
+			runs[i] = append(runs[i], res)
+			if bar != nil {
+				_ = bar.Add(1)
+			}
+		}
+	}
+	if bar != nil {
+		_ = bar.Finish()
+	}
+	results := make([]runner.Result, len(plan))
+	for i := range runs {
+		results[i] = runner.Median(runs[i])
+	}
+	if err := report.Table(os.Stdout, results); err != nil {
+		return err
+	}
+	report.WriteRatios(os.Stdout, results)
+	if err := writeOutputs(cfg, results); err != nil {
+		return err
+	}
+	return errors.Join(failures...)
+}
+
+func writeOutputs(cfg cli.Config, results []runner.Result) error {
+	outs := []struct {
+		path  string
+		write func(io.Writer) error
+	}{
+		{cfg.CSV, func(w io.Writer) error { return report.CSV(w, results) }},
+		{cfg.JSON, func(w io.Writer) error { return report.JSON(w, results) }},
+		{cfg.Plot, func(w io.Writer) error { return report.Plot(w, results) }},
+	}
+	for _, o := range outs {
+		if o.path == "" {
+			continue
+		}
+		if err := writeTo(o.path, o.write); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeTo writes to path, or to stdout for "-".
+func writeTo(path string, write func(io.Writer) error) error {
+	if path == "-" {
+		return write(os.Stdout)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := write(f); err != nil {
+		return errors.Join(err, f.Close())
+	}
+	return f.Close()
+}
+
+// memory runs each system's measurement in a child process of its own.
+func memory(cfg cli.Config) error {
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	fmt.Printf("# fluxbench --memory: %d keys of %d bytes, %d-byte values, one fresh process per system, GOMAXPROCS %d\n",
+		cfg.MemoryKeys, len(workload.KeyName(0)), cfg.ValueSize, runtime.GOMAXPROCS(0))
+	bar := progress(len(cfg.Systems), "memory")
+	var results []runner.MemResult
+	var failures []error
+	for _, s := range cfg.Systems {
+		if bar != nil {
+			bar.Describe(s)
+		}
+		res, err := runner.MeasureMemoryInChild(exe, s, cfg.MemoryKeys, cfg.ValueSize)
+		if err != nil {
+			failures = append(failures, err)
+			res.NA = "failed"
+		}
+		results = append(results, res)
+		if bar != nil {
+			_ = bar.Add(1)
+		}
+	}
+	if bar != nil {
+		_ = bar.Finish()
+	}
+	if err := report.MemTable(os.Stdout, results); err != nil {
+		return err
+	}
+	report.MemRatios(os.Stdout, results)
+	if cfg.JSON != "" {
+		if err := writeTo(cfg.JSON, func(w io.Writer) error { return report.JSON(w, results) }); err != nil {
+			return err
+		}
+	}
+	return errors.Join(failures...)
+}

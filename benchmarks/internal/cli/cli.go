@@ -1,0 +1,235 @@
+// Package cli parses fluxbench's flags into a Config and expands a Config
+// into the list of runs it asks for.
+package cli
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/fluxmap/fluxmap/benchmarks/internal/runner"
+	"github.com/fluxmap/fluxmap/benchmarks/internal/stores"
+	"github.com/fluxmap/fluxmap/benchmarks/internal/workload"
+)
+
+// Default system lists: the in-memory main job's peers, and the durable
+// comparison's (bbolt and the raw fdatasync loop exist only on disk).
+var (
+	DefaultMemSystems     = []string{"fluxmap", "floor", "badger", "buntdb", "gomemdb", "xsync"}
+	DefaultDurableSystems = []string{"fluxmap", "badger", "bbolt", "rawsync"}
+	DefaultMemorySystems  = []string{"fluxmap", "floor", "badger", "buntdb", "gomemdb", "xsync"}
+)
+
+// Config is a parsed command line.
+type Config struct {
+	Systems    []string
+	Workloads  []string
+	Dists      []workload.Dist
+	Shards     []int
+	Clients    []int
+	Keys       int
+	ValueSize  int
+	Hot        int
+	Duration   time.Duration
+	Warmup     time.Duration
+	Durability stores.Durability
+	Dir        string
+	Seed       uint64
+	// Repeat runs the whole plan this many times, interleaved, and reports
+	// each row's median run: on a shared machine, load that comes and goes
+	// then hits every system alike instead of whichever ran at the time.
+	Repeat int
+
+	CSV, JSON, Plot string
+	List            bool
+
+	// Memory mode: load MemoryKeys keys into each system, each in a
+	// process of its own, and report resident bytes per key.
+	Memory      bool
+	MemoryKeys  int
+	MemoryChild string // set in the child process only
+}
+
+// Parse parses args (without the program name). Usage and errors go to
+// stderr; -h returns flag.ErrHelp.
+func Parse(args []string, stderr io.Writer) (Config, error) {
+	c := Config{}
+	fs := flag.NewFlagSet("fluxbench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	systems := fs.String("systems", "", "comma-separated systems (default: "+strings.Join(DefaultMemSystems, ",")+
+		"; with --durability relaxed|full: "+strings.Join(DefaultDurableSystems, ",")+"); have "+strings.Join(stores.Names(), ","))
+	workloads := fs.String("workloads", "ycsb-a,bank", "comma-separated workloads; have "+strings.Join(workload.Names(), ","))
+	dists := fs.String("dist", "zipfian", "key distribution of YCSB A-C, E, F and update: zipfian, uniform or both (comma-separated)")
+	shards := fs.String("shards", strconv.Itoa(runtime.GOMAXPROCS(0)), "shard counts of fluxmap and floor, comma-separated (a sweep)")
+	clients := fs.String("clients", "8", "client goroutine counts, comma-separated (a sweep)")
+	fs.IntVar(&c.Keys, "keys", 100_000, "keys (or bank accounts) loaded before each run")
+	fs.IntVar(&c.ValueSize, "value-size", 100, "value size in bytes")
+	fs.IntVar(&c.Hot, "hot", 16, "hot-spot workload: size of the hot set that takes 90% of account picks")
+	fs.DurationVar(&c.Duration, "duration", 4*time.Second, "measured time of each run")
+	fs.DurationVar(&c.Warmup, "warmup", 500*time.Millisecond, "unmeasured time before each run's measurement")
+	durability := fs.String("durability", "mem", "mem, relaxed (fsync on a timer) or full (fsync before acknowledging)")
+	fs.StringVar(&c.Dir, "dir", "", "parent directory of durable runs' files (default: the system temp dir)")
+	fs.IntVar(&c.Repeat, "repeat", 1, "run the plan this many times, interleaved, and report each row's median-throughput run")
+	fs.Uint64Var(&c.Seed, "seed", 1, "seed of the clients' random generators")
+	fs.StringVar(&c.CSV, "csv", "", "also write the results as CSV to this file (- for stdout)")
+	fs.StringVar(&c.JSON, "json", "", "also write the results as JSON to this file (- for stdout)")
+	fs.StringVar(&c.Plot, "plot", "", "draw throughput against clients and shards into this PNG file")
+	fs.BoolVar(&c.List, "list", false, "list systems and workloads and exit")
+	fs.BoolVar(&c.Memory, "memory", false, "memory mode: RSS bytes per key after loading --memory-keys keys, each system in a fresh process")
+	fs.IntVar(&c.MemoryKeys, "memory-keys", 1_000_000, "keys loaded in memory mode (16-byte keys)")
+	fs.StringVar(&c.MemoryChild, runner.MemoryChildFlag, "", "internal: measure one system's memory and print JSON")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	var err error
+	if c.Durability, err = stores.ParseDurability(*durability); err != nil {
+		return c, err
+	}
+	if *systems == "" {
+		switch {
+		case c.Memory:
+			*systems = strings.Join(DefaultMemorySystems, ",")
+		case c.Durability == stores.Mem:
+			*systems = strings.Join(DefaultMemSystems, ",")
+		default:
+			*systems = strings.Join(DefaultDurableSystems, ",")
+		}
+	}
+	c.Systems = splitList(*systems)
+	for _, s := range c.Systems {
+		if _, err := stores.Lookup(s); err != nil {
+			return c, err
+		}
+	}
+	c.Workloads = splitList(*workloads)
+	for _, w := range c.Workloads {
+		if _, err := workload.Lookup(w); err != nil {
+			return c, err
+		}
+	}
+	for _, d := range splitList(*dists) {
+		dist, err := workload.ParseDist(d)
+		if err != nil {
+			return c, err
+		}
+		c.Dists = append(c.Dists, dist)
+	}
+	if c.Shards, err = ParseInts("shards", *shards, 1, 1024); err != nil {
+		return c, err
+	}
+	if c.Clients, err = ParseInts("clients", *clients, 1, 4096); err != nil {
+		return c, err
+	}
+	return c, c.validate()
+}
+
+func (c *Config) validate() error {
+	var errs []error
+	if len(c.Systems) == 0 || len(c.Workloads) == 0 || len(c.Dists) == 0 {
+		errs = append(errs, errors.New("--systems, --workloads and --dist need at least one entry each"))
+	}
+	if c.Keys < 200 {
+		errs = append(errs, fmt.Errorf("--keys %d: want at least 200 (scans read 100)", c.Keys))
+	}
+	if c.ValueSize < 1 {
+		errs = append(errs, fmt.Errorf("--value-size %d: want at least 1", c.ValueSize))
+	}
+	if c.Hot < 2 || c.Hot >= c.Keys {
+		errs = append(errs, fmt.Errorf("--hot %d: want 2 <= hot < keys", c.Hot))
+	}
+	if c.Duration <= 0 || c.Warmup < 0 {
+		errs = append(errs, errors.New("--duration must be positive and --warmup not negative"))
+	}
+	if c.Repeat < 1 {
+		errs = append(errs, fmt.Errorf("--repeat %d: want at least 1", c.Repeat))
+	}
+	if c.MemoryKeys < 1 {
+		errs = append(errs, fmt.Errorf("--memory-keys %d: want at least 1", c.MemoryKeys))
+	}
+	return errors.Join(errs...)
+}
+
+func splitList(s string) []string {
+	var out []string
+	for f := range strings.SplitSeq(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// ParseInts parses a comma-separated list of integers in [lo, hi], such as
+// "1,2,4,8,16"; duplicates are dropped.
+func ParseInts(name, s string, lo, hi int) ([]int, error) {
+	var out []int
+	seen := map[int]bool{}
+	for _, f := range splitList(s) {
+		n, err := strconv.Atoi(f)
+		if err != nil || n < lo || n > hi {
+			return nil, fmt.Errorf("--%s: %q is not an integer in [%d, %d]", name, f, lo, hi)
+		}
+		if !seen[n] {
+			seen[n] = true
+			out = append(out, n)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("--%s: empty list", name)
+	}
+	return out, nil
+}
+
+// Plan expands c into runs: every workload, distribution, system, shard
+// count and client count, in that nesting. Unsharded systems run once per
+// client count rather than once per shard count; workloads whose
+// distribution is fixed run once rather than once per --dist.
+func (c Config) Plan() ([]runner.Params, error) {
+	dir := c.Dir
+	if dir == "" {
+		dir = os.TempDir()
+	}
+	var plan []runner.Params
+	for _, wname := range c.Workloads {
+		spec, err := workload.Lookup(wname)
+		if err != nil {
+			return nil, err
+		}
+		dists := c.Dists
+		if spec.Fixed != "" {
+			dists = dists[:1]
+		}
+		for _, dist := range dists {
+			for _, sname := range c.Systems {
+				sys, err := stores.Lookup(sname)
+				if err != nil {
+					return nil, err
+				}
+				shards := c.Shards
+				if !sys.Sharded {
+					shards = shards[:1]
+				}
+				for _, sh := range shards {
+					for _, cl := range c.Clients {
+						plan = append(plan, runner.Params{
+							System: sys, Spec: spec, Dist: dist, Shards: sh, Clients: cl,
+							Keys: c.Keys, ValueSize: c.ValueSize, Hot: c.Hot,
+							Duration: c.Duration, Warmup: c.Warmup,
+							Durability: c.Durability, Dir: dir, Seed: c.Seed,
+						})
+					}
+				}
+			}
+		}
+	}
+	return plan, nil
+}

@@ -1,0 +1,116 @@
+package stores
+
+import (
+	"bytes"
+	"sync"
+
+	"github.com/puzpuzpuz/xsync/v4"
+
+	"github.com/fluxmap/fluxmap/benchmarks/internal/floor"
+)
+
+// The two non-transactional systems: the floor (FluxMap's channel shape
+// over bare maps) and xsync's concurrent hash map (a ceiling: no shards'
+// round trips, no transactions, no order). Neither can scan in key order or
+// run a bank transaction, so those workloads report n/a for them.
+
+func init() {
+	register(System{
+		Name:         "floor",
+		Caps:         CapGet | CapRMW,
+		Durabilities: []Durability{Mem},
+		Sharded:      true,
+		Note:         "bare shard goroutines over Go maps, FluxMap's channel shape; no MVCC, no transactions",
+		Open: func(cfg Config) (Store, error) {
+			return &floorStore{s: floor.New(shardsOrProcs(cfg.Shards))}, nil
+		},
+	})
+	register(System{
+		Name:         "xsync",
+		Caps:         CapGet | CapRMW,
+		Durabilities: []Durability{Mem},
+		Note:         "xsync.Map concurrent hash map: a non-transactional ceiling",
+		Open: func(Config) (Store, error) {
+			return &xsyncStore{m: xsync.NewMap[string, []byte]()}, nil
+		},
+	})
+}
+
+type floorStore struct {
+	unsupported
+	s    *floor.Store
+	reqs sync.Pool // *floor.Request, as the engine pools its requests
+}
+
+func (f *floorStore) req() *floor.Request {
+	if r, ok := f.reqs.Get().(*floor.Request); ok {
+		return r
+	}
+	return floor.NewRequest()
+}
+
+func (f *floorStore) Load(n int, key func(int) string, val []byte) error {
+	r := f.req()
+	for i := range n {
+		f.s.Put(r, key(i), bytes.Clone(val))
+	}
+	f.reqs.Put(r)
+	return nil
+}
+
+func (f *floorStore) Get(key string) (bool, error) {
+	r := f.req()
+	_, ok := f.s.Get(r, key)
+	f.reqs.Put(r)
+	return ok, nil
+}
+
+func (f *floorStore) Put(key string, val []byte) error {
+	r := f.req()
+	f.s.Put(r, key, bytes.Clone(val))
+	f.reqs.Put(r)
+	return nil
+}
+
+// RMW swaps in the new value in one round trip: the shard goroutine owns
+// the key, so the read and the write are atomic.
+func (f *floorStore) RMW(key string, val []byte) error {
+	r := f.req()
+	f.s.Swap(r, key, bytes.Clone(val))
+	f.reqs.Put(r)
+	return nil
+}
+
+func (f *floorStore) Close() error { f.s.Close(); return nil }
+
+type xsyncStore struct {
+	unsupported
+	m *xsync.Map[string, []byte]
+}
+
+func (x *xsyncStore) Load(n int, key func(int) string, val []byte) error {
+	for i := range n {
+		x.m.Store(key(i), bytes.Clone(val))
+	}
+	return nil
+}
+
+func (x *xsyncStore) Get(key string) (bool, error) {
+	_, ok := x.m.Load(key)
+	return ok, nil
+}
+
+func (x *xsyncStore) Put(key string, val []byte) error {
+	x.m.Store(key, bytes.Clone(val))
+	return nil
+}
+
+// RMW uses Compute, which holds the key's bucket lock across the read and
+// the write.
+func (x *xsyncStore) RMW(key string, val []byte) error {
+	v := bytes.Clone(val)
+	x.m.Compute(key, func([]byte, bool) ([]byte, xsync.ComputeOp) { return v, xsync.UpdateOp })
+	return nil
+}
+
+func (x *xsyncStore) Close() error { return nil }
