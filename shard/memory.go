@@ -164,7 +164,7 @@ func (s *Shard[V]) evictIfNeeded() {
 		if m.bytes <= m.cfg.Budget {
 			return false
 		}
-		if n.WriteLock != 0 || n.ReadLocks != 0 || n.Epoch == m.epoch {
+		if n.WriteLock != 0 || n.ReadLocks != 0 || n.Epoch == m.epoch || s.inLockedRange(n.Key()) {
 			return true
 		}
 		s.releaseNode(n)

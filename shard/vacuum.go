@@ -40,7 +40,8 @@ func (s *Shard[V]) vacuumSlice() {
 		next := n.Next()
 		s.vacuumNode(n, t)
 		if v := n.Newest(); v != nil && !v.Tombstone && v.Expiry != 0 && now >= v.Expiry &&
-			n.WriteLock == 0 && n.ReadLocks == 0 && s.mem.internal.Load() < maxInternalInFlight {
+			n.WriteLock == 0 && n.ReadLocks == 0 && !s.inLockedRange(n.Key()) &&
+			s.mem.internal.Load() < maxInternalInFlight {
 			// An expired value becomes a committed delete, so transactions
 			// that read it conflict and a restart agrees.
 			if expired == nil {

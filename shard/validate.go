@@ -127,3 +127,16 @@ func (r Reason) String() string {
 	}
 	return "unknown"
 }
+
+// inLockedRange reports whether key lies in a range a prepared transaction
+// scanned. The shard's own deletes (evictions, expiries) must skip such keys
+// just as user writes vote no on them: deleting one would be a phantom for
+// a transaction that is about to commit.
+func (s *Shard[V]) inLockedRange(key string) bool {
+	for _, rl := range s.ranges {
+		if rl.span.Contains(key) {
+			return true
+		}
+	}
+	return false
+}

@@ -9,6 +9,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"testing"
 	"time"
@@ -272,11 +273,14 @@ func (r *evictReplay) scan(x *txnReplay, o hc.Op) bool {
 	return true
 }
 
-// evictHistoryLimit is the memory limit of the evicting histories, per
-// shard: with list values charged at 8 bytes an element it holds about 6
-// of a history's 16 keys per shard once lists have grown, so evictions
-// come steadily through the run.
-const evictHistoryLimit = 2000
+// The memory limits of the evicting histories. With list values charged
+// at 8 bytes an element, a shard's share holds about 6 keys once lists
+// have grown: at one shard, 6 of the 16; at four, where a shard has about
+// 4 of them, 1 or 2. Either way evictions come steadily through the run.
+const (
+	evictLimit1Shard  = 2000
+	evictLimit4Shards = 3000
+)
 
 // runEvictingHistory runs opt in model m on a database with a memory limit
 // (LRU, auto vacuum every millisecond) and returns the outcome and the
@@ -312,44 +316,77 @@ func runEvictingHistory(t *testing.T, m model, shards int, limit int64, opt work
 	return out, st.Evictions
 }
 
-// TestHistoriesEvicting runs concurrent histories (8 workers, 16 keys, the
-// Mixed workload) under a memory limit that evicts keys all along, LRU,
-// with auto vacuum, at 1 and 4 shards, in both models. The eviction-aware
-// replay must find nothing and infer no more evictions than the engine
-// made, and the checker must find no anomaly in the history rewritten for
-// it (see evictReplay for what that leaves out).
+// TestHistoriesEvicting runs concurrent histories (8 workers, 16 keys)
+// under a memory limit that evicts keys all along, LRU, with auto vacuum,
+// in both models: the Mixed workload at one and at four shards, and Mixed
+// without its scans at four. The eviction-aware replay must find nothing
+// and infer no more evictions than the engine made, and the checker must
+// find no anomaly in the history rewritten for it (see evictReplay for what
+// that leaves out).
+//
+// The scans at four shards are the regression test for evictions inside a
+// range a prepared two-phase transaction had scanned: the shard used to
+// evict such keys, so the transaction committed after deleting a key it
+// read (see TestMemLimitEvictionRespectsRangeLocks in the root package).
 func TestHistoriesEvicting(t *testing.T) {
-	const perModel = 4
+	mixed := workload.Mixed(historyKeys, historyMinOps, historyMaxOps)
+	runEvictingHistories(t, 1, evictLimit1Shard, mixed, 4)
+	runEvictingHistories(t, 4, evictLimit4Shards, withoutScans(mixed), 4)
+	runEvictingHistories(t, 4, evictLimit4Shards, mixed, 12)
+}
+
+// withoutScans is w with the range and prefix scans of every plan left
+// out (a plan left empty reads its first key instead).
+func withoutScans(w workload.Workload) workload.Workload {
+	return workload.Workload{
+		Name: w.Name + "-no-scans",
+		Keys: w.Keys,
+		Next: func(r *rand.Rand) workload.Plan {
+			p := w.Next(r)
+			p.Steps = slices.DeleteFunc(p.Steps, func(s workload.Step) bool {
+				return s.Kind == workload.StepRange || s.Kind == workload.StepPrefix
+			})
+			if len(p.Steps) == 0 {
+				p.Steps = []workload.Step{{Kind: workload.StepRead, Key: w.Keys[0]}}
+			}
+			return p
+		},
+	}
+}
+
+// runEvictingHistories runs perModel histories of w per model at shards
+// shards under the evicting configuration with the given limit and checks
+// them.
+func runEvictingHistories(t *testing.T, shards int, limit int64, w workload.Workload, perModel int) {
+	t.Helper()
 	seed := baseSeed(t)
 	var evicted uint64
 	var inferred, dropped, renamed int
 	var all workload.Stats
-	for _, shards := range []int{1, 4} {
-		for _, m := range []model{listAppend, register} {
-			for i := range perModel {
-				opt := workload.Options{
-					Workers:       historyWorkers,
-					TxnsPerWorker: 40,
-					Seed:          seed + uint64(5000+1000*shards+100*int(m)+i),
-					Workload:      workload.Mixed(historyKeys, historyMinOps, historyMaxOps),
-				}
-				what := fmt.Sprintf("%s shards=%d seed=%d", m, shards, opt.Seed)
-				out, ev := runEvictingHistory(t, m, shards, evictHistoryLimit*int64(shards), opt)
-				vs, inf, h, dr, rn := replayEvicting(out.History)
-				require.Empty(t, vs, "%s: the eviction-aware replay disagrees (first of %d): %v", what, len(vs), firstString(vs))
-				require.LessOrEqual(t, uint64(inf), ev, "%s: more evictions inferred than the engine made", what)
-				res := hc.Check(h)
-				require.True(t, res.OK(), "%s: the checker found anomalies:\n%s", what, res.Report(h, 5))
-				evicted += ev
-				inferred += inf
-				dropped += dr
-				renamed += rn
-				all = all.Add(out.Stats)
+	for _, m := range []model{listAppend, register} {
+		for i := range perModel {
+			opt := workload.Options{
+				Workers:       historyWorkers,
+				TxnsPerWorker: 40,
+				Seed:          seed + uint64(5000+1000*shards+100*int(m)+i),
+				Workload:      w,
 			}
+			what := fmt.Sprintf("%s %s shards=%d seed=%d", m, w.Name, shards, opt.Seed)
+			out, ev := runEvictingHistory(t, m, shards, limit, opt)
+			vs, inf, h, dr, rn := replayEvicting(out.History)
+			require.Empty(t, vs, "%s: the eviction-aware replay disagrees (first of %d): %v", what, len(vs), firstString(vs))
+			require.LessOrEqual(t, uint64(inf), ev, "%s: more evictions inferred than the engine made", what)
+			res := hc.Check(h)
+			require.True(t, res.OK(), "%s: the checker found anomalies:\n%s", what, res.Report(h, 5))
+			evicted += ev
+			inferred += inf
+			dropped += dr
+			renamed += rn
+			all = all.Add(out.Stats)
 		}
 	}
-	msg := fmt.Sprintf("evicting histories: %d histories, %s; %d evictions, %d seen by reads (%d reads renamed to a later incarnation, %d reads and scans left out of the checker's history); 0 anomalies",
-		4*perModel, all, evicted, inferred, renamed, dropped)
+	msg := fmt.Sprintf("evicting histories, %s at %d shards: %d histories, %s; %d evictions, %d seen by reads (%d reads renamed to a later incarnation, %d reads and scans left out of the checker's history); 0 anomalies",
+		w.Name, shards, 2*perModel, all, evicted, inferred, renamed, dropped)
 	t.Log(msg)
 	require.Positive(t, inferred, "no transaction ever saw an eviction: the limit is too loose")
 }
