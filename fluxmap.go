@@ -83,6 +83,12 @@ func (db *DB[K, V]) Insert(ctx context.Context, key K, val V) error {
 	if err := db.check(ctx, "insert"); err != nil {
 		return err
 	}
+	return db.insert(ctx, key, val, 0)
+}
+
+// insert runs an autocommit write of key = val with a TTL deadline (0:
+// none).
+func (db *DB[K, V]) insert(ctx context.Context, key K, val V, expiry int64) error {
 	k, err := db.keys.encode(key)
 	if err != nil {
 		return err
@@ -90,7 +96,7 @@ func (db *DB[K, V]) Insert(ctx context.Context, key K, val V) error {
 	if val, err = db.values.admit(val); err != nil {
 		return err
 	}
-	if _, _, err := db.coord.Write(ctx, coordinator.WriteOp[V]{Key: k, Value: val}); err != nil {
+	if _, _, err := db.coord.Write(ctx, coordinator.WriteOp[V]{Key: k, Value: val, Expiry: expiry}); err != nil {
 		return fmt.Errorf("fluxmap: insert: %w", err)
 	}
 	return nil

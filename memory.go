@@ -155,17 +155,7 @@ func (db *DB[K, V]) InsertWithTTL(ctx context.Context, key K, val V, ttl time.Du
 	if err != nil {
 		return err
 	}
-	k, err := db.keys.encode(key)
-	if err != nil {
-		return err
-	}
-	if val, err = db.values.admit(val); err != nil {
-		return err
-	}
-	if _, _, err := db.coord.Write(ctx, coordinator.WriteOp[V]{Key: k, Value: val, Expiry: deadline}); err != nil {
-		return fmt.Errorf("fluxmap: insert: %w", err)
-	}
-	return nil
+	return db.insert(ctx, key, val, deadline)
 }
 
 func (db *DB[K, V]) deadline(ttl time.Duration) (int64, error) {
@@ -185,16 +175,5 @@ func (tx *Tx[K, V]) InsertWithTTL(key K, val V, ttl time.Duration) error {
 	if err != nil {
 		return err
 	}
-	k, err := tx.db.keys.encode(key)
-	if err != nil {
-		return err
-	}
-	if val, err = tx.db.values.admit(val); err != nil {
-		return err
-	}
-	if err := tx.roomFor(k); err != nil {
-		return err
-	}
-	tx.t.PutWrite(shard.Write[V]{Key: k, Value: val, Expiry: deadline})
-	return nil
+	return tx.put(key, val, deadline)
 }

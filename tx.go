@@ -93,6 +93,11 @@ func (tx *Tx[K, V]) Insert(key K, val V) error {
 	if err := tx.writable("insert"); err != nil {
 		return err
 	}
+	return tx.put(key, val, 0)
+}
+
+// put checks and buffers key = val with a TTL deadline (0: none).
+func (tx *Tx[K, V]) put(key K, val V, expiry int64) error {
 	k, err := tx.db.keys.encode(key)
 	if err != nil {
 		return err
@@ -103,7 +108,7 @@ func (tx *Tx[K, V]) Insert(key K, val V) error {
 	if err := tx.roomFor(k); err != nil {
 		return err
 	}
-	tx.t.Put(k, val, false)
+	tx.t.PutWrite(shard.Write[V]{Key: k, Value: val, Expiry: expiry})
 	return nil
 }
 
