@@ -8,9 +8,8 @@ const MaxLevel = 32
 // Node is one key in the skiplist: its version chain and its commit-time
 // lock state. Owned by the shard goroutine.
 type Node[V any] struct {
-	key      string
-	top      Version[V] // newest version, valid when versions > 0
-	versions int
+	key string
+	top Version[V] // newest version, valid when versions > 0
 
 	// WriteLock is the id of the in-flight transaction that holds this key's
 	// write lock between prepare and commit/abort, or 0.
@@ -23,9 +22,12 @@ type Node[V any] struct {
 	// Epoch is the shard batch that last wrote the node; eviction spares
 	// keys the current batch wrote (under LFU a new key is always the least
 	// used, and evicting what was just written helps nobody).
-	Epoch uint32
-	// Evict links the node into the shard's eviction order.
-	Evict evict.Links[Node[V]]
+	Epoch    uint32
+	versions int32 // beside Epoch: the two pack into one word
+	// Evict links the node into the shard's eviction order; allocated the
+	// first time the node is tracked, so databases without a memory limit
+	// do not pay for it on every key.
+	Evict *evict.Links[Node[V]]
 
 	// prefix holds the key's first 8 bytes, big-endian and zero-padded, so
 	// most comparisons during a descent touch only this node and never the
@@ -117,7 +119,7 @@ func (n *Node[V]) Next() *Node[V] { return n.next[0] }
 // per level. Ordered operations (Seek, and finding the insertion point of a
 // new key) use the skiplist.
 type List[V any] struct {
-	index     map[string]*Node[V]
+	index     index[V]
 	head      Node[V]
 	level     int
 	threshold uint64 // a level is promoted while rand < threshold (p * 2^64)
@@ -129,7 +131,8 @@ type List[V any] struct {
 // NewList returns an empty list whose towers grow with probability p per
 // level. p must lie in (0, 1); seed picks the level sequence.
 func NewList[V any](p float64, seed uint64) *List[V] {
-	l := &List[V]{level: 1, rng: seed | 1, index: make(map[string]*Node[V])}
+	l := &List[V]{level: 1, rng: seed | 1}
+	l.index.init()
 	l.head.next = make([]*Node[V], MaxLevel)
 	if t := p * (1 << 64); t >= 1<<64 {
 		l.threshold = ^uint64(0)
@@ -187,12 +190,12 @@ func (l *List[V]) Seek(key string) *Node[V] {
 func (l *List[V]) First() *Node[V] { return l.head.next[0] }
 
 // Find returns the node for key, or nil.
-func (l *List[V]) Find(key string) *Node[V] { return l.index[key] }
+func (l *List[V]) Find(key string) *Node[V] { return l.index.find(key) }
 
 // Upsert returns the node for key, creating an empty one if needed. The list
 // keeps key, so the caller must not mutate its backing bytes.
 func (l *List[V]) Upsert(key string) *Node[V] {
-	if n := l.index[key]; n != nil {
+	if n := l.index.find(key); n != nil {
 		return n
 	}
 	l.findPrev(key)
@@ -208,18 +211,18 @@ func (l *List[V]) Upsert(key string) *Node[V] {
 		n.next[i] = l.prev[i].next[i]
 		l.prev[i].next[i] = n
 	}
-	l.index[key] = n
+	l.index.insert(n)
 	l.length++
 	return n
 }
 
 // Delete unlinks the node for key and reports whether it was present.
 func (l *List[V]) Delete(key string) bool {
-	if l.index[key] == nil {
+	if l.index.find(key) == nil {
 		return false
 	}
 	n := l.findPrev(key)
-	delete(l.index, key)
+	l.index.remove(key)
 	for i := 0; i < len(n.next); i++ {
 		l.prev[i].next[i] = n.next[i]
 	}

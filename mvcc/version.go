@@ -69,7 +69,7 @@ func (n *Node[V]) Install(ts uint64, value V, tombstone bool) {
 }
 
 // Versions reports how many versions the chain holds.
-func (n *Node[V]) Versions() int { return n.versions }
+func (n *Node[V]) Versions() int { return int(n.versions) }
 
 // Unused reports whether the node holds neither versions nor locks, so the
 // shard may unlink it.
@@ -100,7 +100,7 @@ func (n *Node[V]) PruneFunc(horizon uint64, fn func(*Version[V])) int {
 		dropped++
 	}
 	v.older = nil
-	n.versions -= dropped
+	n.versions -= int32(dropped)
 	return dropped
 }
 
