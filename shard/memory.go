@@ -42,7 +42,12 @@ type memState[V any] struct {
 	internal    atomic.Int32 // own commits not yet done (durable mode)
 }
 
-func nodeLinks[V any](n *mvcc.Node[V]) *evict.Links[mvcc.Node[V]] { return &n.Evict }
+func nodeLinks[V any](n *mvcc.Node[V]) *evict.Links[mvcc.Node[V]] {
+	if n.Evict == nil {
+		n.Evict = new(evict.Links[mvcc.Node[V]])
+	}
+	return n.Evict
+}
 
 func newMemState[V any](cfg Memory[V]) *memState[V] {
 	m := &memState[V]{
