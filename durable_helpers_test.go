@@ -2,7 +2,6 @@ package fluxmap_test
 
 import (
 	"context"
-	"maps"
 	"os"
 	"testing"
 
@@ -56,11 +55,4 @@ func recoveredTS[V any](t testing.TB, db *fluxmap.DB[string, V], v V) uint64 {
 	require.NoError(t, err, "a commit on a freshly recovered database failed")
 	require.NotZero(t, ts)
 	return ts - 1
-}
-
-// withoutProbe returns m minus probeKey.
-func withoutProbe[V any](m map[string]V) map[string]V {
-	out := maps.Clone(m)
-	delete(out, probeKey)
-	return out
 }

@@ -25,7 +25,6 @@ type DB[K, V any] struct {
 	coord        *coordinator.Coordinator[V]
 	keys         keyEncoder[K]
 	values       valueRules[V]
-	valueCodec   ValueCodec[V] // nil when V has none; needed by durable modes
 	maxTxnWrites int
 	isolation    IsolationLevel
 	maxMemory    int64
@@ -62,14 +61,18 @@ func (db *DB[K, V]) Get(ctx context.Context, key K) (V, bool, error) {
 	if err := db.check(ctx, "get"); err != nil {
 		return zero, false, err
 	}
-	buf := db.getScratch()
+	// String keys are their own encoding; only other key types need a
+	// scratch buffer to encode into.
+	var buf *[]byte
+	if !db.keys.isString {
+		buf = db.getScratch()
+		defer db.scratch.Put(buf)
+	}
 	k, err := db.keys.encodeTemp(buf, key)
 	if err != nil {
-		db.scratch.Put(buf)
 		return zero, false, err
 	}
 	v, ok, err := db.coord.Get(k)
-	db.scratch.Put(buf)
 	if err != nil {
 		return zero, false, fmt.Errorf("fluxmap: get: %w", err)
 	}
