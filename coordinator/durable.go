@@ -28,10 +28,28 @@ type durableState[V any] struct {
 
 	stopCkpt chan struct{}
 	ckptDone chan struct{}
+	// kick wakes the checkpointer as soon as a shard's WAL passes
+	// CheckpointBytes, instead of at its next poll: under a heavy write load
+	// a poll interval of commits is a lot of log to replay.
+	kick chan struct{}
 }
 
 func newDurableState[V any](cfg *DurableConfig[V], rec *recovered[V]) *durableState[V] {
-	return &durableState[V]{cfg: cfg, gen: rec.gen, unlock: rec.unlock, lastCkpt: rec.start}
+	return &durableState[V]{cfg: cfg, gen: rec.gen, unlock: rec.unlock, lastCkpt: rec.start,
+		kick: make(chan struct{}, 1)}
+}
+
+// grown is every shard writer's OnGrow. It kicks only when a WAL crosses
+// the threshold: one that stays above it (a segment larger than the
+// threshold cannot be recycled) is left to the poll, so it cannot make the
+// checkpointer run back to back.
+func (d *durableState[V]) grown(before, after int64) {
+	if n := d.cfg.CheckpointBytes; n > 0 && before <= n && after > n {
+		select {
+		case d.kick <- struct{}{}:
+		default: // a kick is pending already
+		}
+	}
 }
 
 func (d *durableState[V]) shardDurability(i int, l *wal.Log, o *Oracle) *shard.Durability[V] {
@@ -57,6 +75,7 @@ func (d *durableState[V]) shardDurability(i int, l *wal.Log, o *Oracle) *shard.D
 			return dst, nil
 		},
 		OnPoison: o.Poison,
+		OnGrow:   d.grown,
 	}
 }
 
@@ -76,6 +95,7 @@ func (d *durableState[V]) startCheckpointer(c *Coordinator[V]) {
 			case <-d.stopCkpt:
 				return
 			case <-t.C:
+			case <-d.kick:
 			}
 			var biggest int64
 			for _, s := range c.shards {

@@ -40,6 +40,10 @@ type Durability[V any] struct {
 	// OnPoison is called once, from the writer goroutine, when a write or
 	// fsync fails; the error wraps ErrPoisoned and the cause.
 	OnPoison func(error)
+	// OnGrow, if set, is called from the writer goroutine when a group it
+	// wrote grew the log, with the sizes before and after; it must not
+	// block.
+	OnGrow func(before, after int64)
 }
 
 // walWriter owns one shard's Log on its own goroutine, so the shard never
@@ -225,7 +229,11 @@ func (w *walWriter[V]) process() {
 		w.free.Put(j)
 		w.batch[i] = nil
 	}
-	w.size.Store(w.d.Log.Size())
+	before, after := w.size.Load(), w.d.Log.Size()
+	w.size.Store(after)
+	if w.d.OnGrow != nil && after > before {
+		w.d.OnGrow(before, after)
+	}
 }
 
 func (w *walWriter[V]) appendCommit(r *Request[V]) {
