@@ -2,6 +2,7 @@ package wal_test
 
 import (
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -256,3 +257,66 @@ func TestOpenPropagatesCallbackError(t *testing.T) {
 type customErr struct{}
 
 func (*customErr) Error() string { return "custom" }
+
+// TestFlushZeroesAhead checks that flushes into a new segment write zeros
+// one chunk ahead of the data, once per 256 KiB chunk (so one fdatasync per
+// chunk, not every one, converts preallocated blocks), and that a segment
+// made from a recycled file, whose blocks are written already, gets none.
+func TestFlushZeroesAhead(t *testing.T) {
+	const (
+		segSize = 1 << 20
+		chunk   = 256 << 10
+	)
+	m := vfs.New()
+	counts := map[vfs.Op]int{}
+	m.Inject = countOps(counts, nil)
+	l, _ := openLog(t, m, "d", segSize, 1)
+	flushes := 0
+	for ts := uint64(1); l.Stats().Bytes < 600<<10; ts++ {
+		require.NoError(t, l.Append(ts, record(t, ts, 1000)))
+		require.NoError(t, l.Flush())
+		flushes++
+	}
+	off := l.Stats().Bytes
+	// Chunks [0,256K), [256K,512K) and [512K,768K) were each zeroed once.
+	require.Equal(t, flushes+3, counts[vfs.OpWrite])
+	require.NoError(t, l.Sync())
+
+	names, err := m.List("d")
+	require.NoError(t, err)
+	var seg string
+	for _, n := range names {
+		if strings.HasSuffix(n, ".wal") {
+			seg = n
+		}
+	}
+	data, err := m.ReadFile("d/" + seg)
+	require.NoError(t, err)
+	require.Len(t, data, segSize)
+	require.Equal(t, make([]byte, segSize-off), data[off:], "everything past the data stays zero")
+	require.NoError(t, l.Close())
+
+	// Fill the segment so the log rolls, recycle it, and roll into the
+	// recycled file: writes are then only the flushes' own.
+	l, _ = openLog(t, m, "d", segSize, 1)
+	ts := uint64(10_000)
+	for l.Stats().Segments < 2 {
+		require.NoError(t, l.Append(ts, record(t, ts, 1000)))
+		ts++
+	}
+	require.NoError(t, l.Sync())
+	require.NoError(t, l.Recycle(ts))
+	for l.Stats().Segments < 2 {
+		require.NoError(t, l.Append(ts, record(t, ts, 1000)))
+		ts++
+	}
+	require.NoError(t, l.Sync())
+	before := counts[vfs.OpWrite]
+	for range 10 {
+		require.NoError(t, l.Append(ts, record(t, ts, 1000)))
+		require.NoError(t, l.Flush())
+		ts++
+	}
+	require.Equal(t, before+10, counts[vfs.OpWrite], "a recycled segment needs no zeroing")
+	require.NoError(t, l.Close())
+}

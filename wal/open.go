@@ -238,6 +238,7 @@ func (r *recovery) run(segs []segment) error {
 		l.segs = append(l.segs, *s)
 		l.cur = f
 		l.off = int64(end)
+		l.zeroed = l.off // past it: zeros, but maybe in unwritten blocks
 		return r.zeroTail(data, end)
 	}
 	// Every segment is sealed (or there is none): start a fresh one.
