@@ -21,6 +21,8 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"runtime/pprof"
+	"runtime/trace"
 	"strings"
 
 	"github.com/schollz/progressbar/v3"
@@ -65,7 +67,51 @@ func run(cfg cli.Config) error {
 	case cfg.Memory:
 		return memory(cfg)
 	}
-	return bench(cfg)
+	stop, err := startProfiles(cfg)
+	if err != nil {
+		return err
+	}
+	err = bench(cfg)
+	if serr := stop(); err == nil {
+		err = serr
+	}
+	return err
+}
+
+// startProfiles starts the CPU profile and the execution trace that cfg
+// asks for and returns the function that stops them and closes their files.
+func startProfiles(cfg cli.Config) (stop func() error, err error) {
+	var stops []func() error
+	stop = func() error {
+		var errs []error
+		for i := len(stops) - 1; i >= 0; i-- {
+			errs = append(errs, stops[i]())
+		}
+		return errors.Join(errs...)
+	}
+	if cfg.CPUProfile != "" {
+		f, err := os.Create(cfg.CPUProfile)
+		if err != nil {
+			return stop, err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return stop, err
+		}
+		stops = append(stops, func() error { pprof.StopCPUProfile(); return f.Close() })
+	}
+	if cfg.Trace != "" {
+		f, err := os.Create(cfg.Trace)
+		if err != nil {
+			return stop, errors.Join(err, stop())
+		}
+		if err := trace.Start(f); err != nil {
+			f.Close()
+			return stop, errors.Join(err, stop())
+		}
+		stops = append(stops, func() error { trace.Stop(); return f.Close() })
+	}
+	return stop, nil
 }
 
 func list(w io.Writer) {
