@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/fluxmap/fluxmap"
+	"github.com/fluxmap/fluxmap/benchmarks/internal/stores"
 	"github.com/fluxmap/fluxmap/wal"
 )
 
@@ -88,7 +89,8 @@ func benchFullCommit(b *testing.B, txn2 bool, committers int) {
 
 // BenchmarkRawFdatasync is the baseline: one writer appending 128 bytes
 // and calling fdatasync (f.Sync off Linux, through wal.OSFS, the file
-// layer the WAL uses) per iteration, in a preallocated file in the same
+// layer the WAL uses) per iteration, in a zero-filled file (see
+// stores.ZeroFill) in the same
 // kind of temporary directory. It is the rate at which a database that
 // fsynced once per commit could acknowledge commits.
 func BenchmarkRawFdatasync(b *testing.B) {
@@ -99,10 +101,7 @@ func BenchmarkRawFdatasync(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer f.Close()
-	if err := f.Preallocate(fileSize); err != nil {
-		b.Fatal(err)
-	}
-	if err := f.Sync(); err != nil {
+	if err := stores.ZeroFill(f, fileSize); err != nil {
 		b.Fatal(err)
 	}
 	rec := make([]byte, 128)
