@@ -198,7 +198,7 @@ func (db *DB[K, V]) begin(ctx context.Context, readOnly bool) (*Tx[K, V], error)
 		return nil, err
 	}
 	tx := &Tx[K, V]{db: db, ctx: ctx, readOnly: readOnly}
-	tx.t = db.coord.Begin(readOnly, rand.Uint64())
+	db.coord.BeginIn(&tx.t, readOnly, rand.Uint64())
 	if ctx.Done() != nil {
 		tx.stopAfter = context.AfterFunc(ctx, tx.abandon)
 	}

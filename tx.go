@@ -32,7 +32,7 @@ const (
 // After Commit or Rollback every method returns ErrTxnDone.
 type Tx[K, V any] struct {
 	db        *DB[K, V]
-	t         *coordinator.Txn[V]
+	t         coordinator.Txn[V]
 	ctx       context.Context
 	readOnly  bool
 	state     atomic.Int32

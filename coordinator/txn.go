@@ -21,8 +21,8 @@ type Txn[V any] struct {
 	readOnly bool
 	done     bool
 
-	writes map[string]shard.Write[V]
-	reads  map[string]struct{} // nil under snapshot isolation and for read-only
+	writes writeSet[V]
+	reads  readSet // empty under snapshot isolation and for read-only
 	ranges []shard.Span
 }
 
@@ -30,30 +30,112 @@ type Txn[V any] struct {
 // snapshot registrations over the registry's stripes (any per-caller
 // number will do).
 func (c *Coordinator[V]) Begin(readOnly bool, hint uint64) *Txn[V] {
-	t := &Txn[V]{c: c, snap: c.oracle.Acquire(hint), readOnly: readOnly}
+	t := new(Txn[V])
+	c.BeginIn(t, readOnly, hint)
 	return t
+}
+
+// BeginIn is Begin into a Txn the caller allocated (for example inside its
+// own transaction object, saving an allocation per transaction). t must be
+// a zero Txn.
+func (c *Coordinator[V]) BeginIn(t *Txn[V], readOnly bool, hint uint64) {
+	t.c, t.snap, t.readOnly = c, c.oracle.Acquire(hint), readOnly
 }
 
 // StartTS returns the snapshot timestamp.
 func (t *Txn[V]) StartTS() uint64 { return t.snap.TS }
 
 // NumWrites returns how many distinct keys the transaction has written.
-func (t *Txn[V]) NumWrites() int { return len(t.writes) }
+func (t *Txn[V]) NumWrites() int { return len(t.writes.list) }
+
+// smallSet is how many entries a transaction's read or write set holds
+// before it builds a map to find keys; below it a linear scan is cheaper
+// than hashing, and typical transactions never allocate a map.
+const smallSet = 8
+
+// writeSet is a transaction's buffered writes, one per key, in the order
+// the keys were first written. The first few live in the Txn itself.
+type writeSet[V any] struct {
+	list   []shard.Write[V]
+	idx    map[string]int // key -> index in list; nil until list outgrows smallSet
+	inline [4]shard.Write[V]
+}
+
+func (s *writeSet[V]) find(key string) int {
+	if s.idx != nil {
+		if i, ok := s.idx[key]; ok {
+			return i
+		}
+		return -1
+	}
+	for i := range s.list {
+		if s.list[i].Key == key {
+			return i
+		}
+	}
+	return -1
+}
+
+func (s *writeSet[V]) put(w shard.Write[V]) {
+	if i := s.find(w.Key); i >= 0 {
+		s.list[i] = w
+		return
+	}
+	if s.list == nil {
+		s.list = s.inline[:0]
+	}
+	s.list = append(s.list, w)
+	switch {
+	case s.idx != nil:
+		s.idx[w.Key] = len(s.list) - 1
+	case len(s.list) > smallSet:
+		s.idx = make(map[string]int, 2*len(s.list))
+		for i := range s.list {
+			s.idx[s.list[i].Key] = i
+		}
+	}
+}
+
+// readSet is the keys a serializable transaction read, each once.
+type readSet struct {
+	list   []string
+	idx    map[string]struct{} // nil until list outgrows smallSet
+	inline [4]string
+}
+
+func (s *readSet) add(key string) {
+	if s.idx != nil {
+		if _, ok := s.idx[key]; ok {
+			return
+		}
+		s.idx[key] = struct{}{}
+	} else if slices.Contains(s.list, key) {
+		return
+	}
+	if s.list == nil {
+		s.list = s.inline[:0]
+	}
+	s.list = append(s.list, key)
+	if s.idx == nil && len(s.list) > smallSet {
+		s.idx = make(map[string]struct{}, 2*len(s.list))
+		for _, k := range s.list {
+			s.idx[k] = struct{}{}
+		}
+	}
+}
 
 func (t *Txn[V]) recordRead(key string) {
 	if t.readOnly || !t.c.serializable {
 		return
 	}
-	if t.reads == nil {
-		t.reads = make(map[string]struct{})
-	}
-	t.reads[key] = struct{}{}
+	t.reads.add(key)
 }
 
 // Get reads key: the transaction's own write if it has one, else the value
 // at the snapshot.
 func (t *Txn[V]) Get(key string) (V, bool, error) {
-	if w, ok := t.writes[key]; ok {
+	if i := t.writes.find(key); i >= 0 {
+		w := &t.writes.list[i]
 		return w.Value, !w.Tombstone, nil
 	}
 	g, err := t.c.enter()
@@ -80,18 +162,10 @@ func (t *Txn[V]) Put(key string, val V, tombstone bool) {
 }
 
 // PutWrite buffers w (for example one with a TTL deadline).
-func (t *Txn[V]) PutWrite(w shard.Write[V]) {
-	if t.writes == nil {
-		t.writes = make(map[string]shard.Write[V])
-	}
-	t.writes[w.Key] = w
-}
+func (t *Txn[V]) PutWrite(w shard.Write[V]) { t.writes.put(w) }
 
 // HasWrite reports whether key is already in the write buffer.
-func (t *Txn[V]) HasWrite(key string) bool {
-	_, ok := t.writes[key]
-	return ok
-}
+func (t *Txn[V]) HasWrite(key string) bool { return t.writes.find(key) >= 0 }
 
 // Scan returns a scanner over span at the snapshot merged with the
 // transaction's buffered writes. Under serializable isolation the span is
@@ -101,8 +175,8 @@ func (t *Txn[V]) Scan(span shard.Span) *TxnScanner[V] {
 		t.ranges = append(t.ranges, span)
 	}
 	s := &TxnScanner[V]{base: t.c.NewScanner(span, t.snap.TS)}
-	for k, w := range t.writes {
-		if span.Contains(k) {
+	for _, w := range t.writes.list {
+		if span.Contains(w.Key) {
 			s.buf = append(s.buf, w)
 		}
 	}
@@ -128,7 +202,7 @@ func (t *Txn[V]) Commit() (uint64, error) {
 		return 0, errs.ErrTxnDone
 	}
 	defer t.Rollback()
-	if len(t.writes) == 0 {
+	if len(t.writes.list) == 0 {
 		// A read-only transaction read a snapshot at visible, which is a
 		// prefix of the commit order: nothing to validate.
 		return 0, nil
@@ -144,7 +218,13 @@ func (t *Txn[V]) Commit() (uint64, error) {
 		return 0, err
 	}
 	defer c.gate.exit(g)
-	parts := make([]*shard.Request[V], len(c.shards))
+	var partsBuf [16]*shard.Request[V]
+	var parts []*shard.Request[V]
+	if len(c.shards) <= len(partsBuf) {
+		parts = partsBuf[:len(c.shards)]
+	} else {
+		parts = make([]*shard.Request[V], len(c.shards))
+	}
 	touch := func(i int) *shard.Request[V] {
 		if parts[i] == nil {
 			r := c.getReq()
@@ -153,12 +233,12 @@ func (t *Txn[V]) Commit() (uint64, error) {
 		}
 		return parts[i]
 	}
-	for k, w := range t.writes {
-		r := touch(c.ShardOf(k))
+	for _, w := range t.writes.list {
+		r := touch(c.ShardOf(w.Key))
 		r.Writes = append(r.Writes, w)
 	}
-	for k := range t.reads {
-		if _, written := t.writes[k]; !written {
+	for _, k := range t.reads.list {
+		if t.writes.find(k) < 0 {
 			r := touch(c.ShardOf(k))
 			r.Reads = append(r.Reads, k)
 		}
@@ -169,7 +249,8 @@ func (t *Txn[V]) Commit() (uint64, error) {
 			r.Ranges = append(r.Ranges, t.ranges...)
 		}
 	}
-	var list []int
+	var listBuf [16]int
+	list := listBuf[:0]
 	for i, r := range parts {
 		if r != nil {
 			list = append(list, i)
@@ -208,7 +289,8 @@ func (c *Coordinator[V]) commitTwoPhase(parts []*shard.Request[V], list []int) (
 		c.shards[i].Send(parts[i])
 	}
 	var err error
-	var yes []int
+	var yesBuf [16]int
+	yes := yesBuf[:0]
 	for _, i := range list {
 		c.shards[i].Wait(parts[i])
 		if parts[i].Err != nil {
