@@ -170,14 +170,22 @@ func (s *Shard[V]) Run() {
 			<-s.wal.exited
 		}()
 	}
+	// The loop receives from the inbox alone: a select that also watched
+	// Stop cost every wake-up a second channel lock (selectgo was ~15% of a
+	// point-read profile). Stop reaches the loop as a sentinel request
+	// instead, sent once Stop is closed, when no caller has a request in
+	// flight any more.
+	stopReq := new(Request[V])
+	go func() {
+		<-s.stop
+		s.inbox <- stopReq
+	}()
 	for {
 		if s.vacuum != nil {
 			// Background work runs in slices, only while no request waits.
 			select {
 			case r := <-s.inbox:
 				s.batch = append(s.batch[:0], r)
-			case <-s.stop:
-				return
 			default:
 				s.vacuumSlice()
 				s.mem.published.Store(s.mem.bytes)
@@ -185,12 +193,7 @@ func (s *Shard[V]) Run() {
 				continue
 			}
 		} else {
-			select {
-			case r := <-s.inbox:
-				s.batch = append(s.batch[:0], r)
-			case <-s.stop:
-				return
-			}
+			s.batch = append(s.batch[:0], <-s.inbox)
 		}
 	drain:
 		for len(s.batch) < maxBatch {
@@ -201,8 +204,13 @@ func (s *Shard[V]) Run() {
 				break drain
 			}
 		}
+		stopping := false
 		for i, r := range s.batch {
-			s.handle(r)
+			if r == stopReq {
+				stopping = true
+			} else {
+				s.handle(r)
+			}
 			s.batch[i] = nil
 		}
 		s.evictIfNeeded()
@@ -210,6 +218,9 @@ func (s *Shard[V]) Run() {
 		// sees it in MemoryInfo.
 		s.mem.published.Store(s.mem.bytes)
 		s.finishBatch()
+		if stopping {
+			return
+		}
 	}
 }
 
