@@ -13,13 +13,16 @@ import (
 // FlushInterval; the peers' nearest equivalents are noted at theirs).
 const relaxedFlush = 10 * time.Millisecond
 
+// fluxVacuum is FluxMap's AutoVacuum interval in every run.
+const fluxVacuum = time.Second
+
 func init() {
 	register(System{
 		Name:         "fluxmap",
 		Caps:         CapGet | CapScan | CapRMW | CapTxn,
 		Durabilities: []Durability{Mem, Relaxed, Full},
 		Sharded:      true,
-		Note:         "FluxMap, serializable; []byte values, int64 balances",
+		Note:         "FluxMap, serializable, AutoVacuum every 1s; []byte values, int64 balances",
 		Open:         openFluxMap,
 	})
 }
@@ -46,6 +49,10 @@ func build[V any](cfg Config, sub string) (*fluxmap.DB[string, V], error) {
 	case Relaxed:
 		b.DurabilityRelaxed(opts).FlushInterval(relaxedFlush)
 	}
+	// Updates leave old versions behind; a deployment with an update load
+	// runs vacuum, so the benchmark pays for it too (and the heap stays the
+	// size of the data, not of the run's history).
+	b.AutoVacuum(fluxmap.VacuumOptions{Interval: fluxVacuum})
 	return b.Build(context.Background())
 }
 
