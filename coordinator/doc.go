@@ -78,7 +78,9 @@
 // shard through ordinary bounded scan requests at C (the shard serves other
 // requests between chunks; encoding and file I/O run on the checkpoint's
 // own goroutines), and then lets each WAL recycle segments wholly at or
-// below C.
+// below C. The checkpointer starts one when a shard's WAL writer reports
+// that its log crossed CheckpointAfterBytes (and polls sizes every 50 ms
+// for a log that cannot get back under it).
 //
 // This package is internal to FluxMap's design and carries no compatibility
 // promise.
