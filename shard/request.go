@@ -1,5 +1,7 @@
 package shard
 
+import "github.com/fluxmap/fluxmap/mvcc"
+
 // Kind says what a Request asks of the shard.
 type Kind uint8
 
@@ -122,6 +124,13 @@ type Request[V any] struct {
 
 	internal bool // the shard's own commit (eviction, expiry); nobody waits
 
+	// nodes[i] is Writes[i]'s node (nil: absent), found by the shard when it
+	// validated r, so that locking, installing and releasing do not look
+	// each key up again. Only the shard goroutine touches it. A prepared
+	// request's nodes are write-locked, and a locked node is never
+	// unlinked, so they stay valid until commit or abort.
+	nodes []*mvcc.Node[V]
+
 	done chan struct{}
 }
 
@@ -139,6 +148,7 @@ func (r *Request[V]) Reset() {
 	clear(r.Writes)
 	clear(r.Results)
 	clear(r.Entries)
+	clear(r.nodes)
 	*r = Request[V]{
 		Participants: r.Participants[:0],
 		Keys:         r.Keys[:0],
@@ -147,6 +157,7 @@ func (r *Request[V]) Reset() {
 		Writes:       r.Writes[:0],
 		Results:      r.Results[:0],
 		Entries:      r.Entries[:0],
+		nodes:        r.nodes[:0],
 		Old:          zero,
 		done:         r.done,
 	}

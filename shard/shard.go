@@ -394,7 +394,12 @@ func (s *Shard[V]) prepare(r *Request[V]) {
 		return
 	}
 	for i := range r.Writes {
-		s.list.Upsert(r.Writes[i].Key).WriteLock = r.Txn
+		n := r.nodes[i]
+		if n == nil {
+			n = s.list.Upsert(r.Writes[i].Key)
+			r.nodes[i] = n
+		}
+		n.WriteLock = r.Txn
 	}
 	if faults.DirtyReads.Load() {
 		if s.dirty == nil {
@@ -417,7 +422,7 @@ func (s *Shard[V]) prepare(r *Request[V]) {
 func (s *Shard[V]) install(r *Request[V], ts uint64) {
 	for i := range r.Writes {
 		w := &r.Writes[i]
-		n := s.list.Find(w.Key)
+		n := s.writeNode(r, i)
 		if w.Tombstone {
 			if n == nil {
 				continue
@@ -440,6 +445,15 @@ func (s *Shard[V]) install(r *Request[V], ts uint64) {
 	}
 }
 
+// writeNode returns r.Writes[i]'s node: the one validation recorded, or,
+// when it recorded none (the key was absent then), a lookup.
+func (s *Shard[V]) writeNode(r *Request[V], i int) *mvcc.Node[V] {
+	if i < len(r.nodes) && r.nodes[i] != nil {
+		return r.nodes[i]
+	}
+	return s.list.Find(r.Writes[i].Key)
+}
+
 // release drops the locks a successful prepare of r took.
 func (s *Shard[V]) release(r *Request[V]) {
 	for k, d := range s.dirty {
@@ -448,7 +462,7 @@ func (s *Shard[V]) release(r *Request[V]) {
 		}
 	}
 	for i := range r.Writes {
-		if n := s.list.Find(r.Writes[i].Key); n != nil && n.WriteLock == r.Txn {
+		if n := s.writeNode(r, i); n != nil && n.WriteLock == r.Txn {
 			n.WriteLock = 0
 			s.dropIfUnused(n)
 		}

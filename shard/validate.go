@@ -49,10 +49,15 @@ func (s *Shard[V]) validate(r *Request[V]) error {
 // checkWriteLocks votes no if a write key of r is locked by another
 // transaction or lies in a range another transaction scanned; with
 // versions set it also enforces first-committer-wins against r.TS.
+//
+// It records each write key's node in r.nodes for the steps that follow.
 func (s *Shard[V]) checkWriteLocks(r *Request[V], versions bool) error {
+	r.nodes = r.nodes[:0]
 	for i := range r.Writes {
 		k := r.Writes[i].Key
-		if n := s.list.Find(k); n != nil {
+		n := s.list.Find(k)
+		r.nodes = append(r.nodes, n)
+		if n != nil {
 			if err := lockedByOther(n, r.Txn); err != nil {
 				s.reason = ReasonLocked
 				return err
