@@ -11,9 +11,12 @@
 package floor
 
 import (
+	"context"
 	"sync"
 
 	"github.com/cespare/xxhash/v2"
+
+	"github.com/fluxmap/fluxmap/coordinator"
 )
 
 type op uint8
@@ -24,6 +27,16 @@ const (
 	// opSwap stores val and returns the previous value: a single-key
 	// read-modify-write, atomic because one goroutine owns the key.
 	opSwap
+	opStop
+
+	// Bank accounts: int64 balances in a map of their own, with the
+	// message pattern of FluxMap's transactions (see Transfer).
+	opBalGet  // bal = balance of key
+	opBalPut  // set key to bal (loading)
+	opTxOne   // all of the transfer's keys are here: check and apply at once
+	opPrepare // check and lock this shard's keys
+	opCommit  // apply and unlock
+	opAbort   // unlock
 )
 
 // Request is one operation in flight. A client reuses one Request for all
@@ -35,6 +48,14 @@ type Request struct {
 	val   []byte
 	found bool
 	done  chan struct{}
+
+	// Bank: up to two account writes, each with the balance it was read at.
+	bal    int64
+	n      int
+	keys   [2]string
+	expect [2]int64
+	set    [2]int64
+	ok     bool // opTxOne, opPrepare: the vote
 }
 
 // NewRequest returns a reusable request with its own reply channel.
@@ -46,41 +67,93 @@ func NewRequest() *Request { return &Request{done: make(chan struct{}, 1)} }
 // so callers must not modify them afterwards.
 type Store struct {
 	inboxes []chan *Request
-	stop    chan struct{}
 	wg      sync.WaitGroup
 	once    sync.Once
 }
 
 // New starts a floor store with the given number of shard goroutines.
 func New(shards int) *Store {
-	s := &Store{inboxes: make([]chan *Request, max(1, shards)), stop: make(chan struct{})}
+	s := &Store{inboxes: make([]chan *Request, max(1, shards))}
 	for i := range s.inboxes {
 		inbox := make(chan *Request, 1024)
 		s.inboxes[i] = inbox
-		s.wg.Go(func() { serve(inbox, s.stop) })
+		s.wg.Go(func() { serve(inbox) })
 	}
 	return s
 }
 
-// serve is the shard goroutine: the only code that touches m.
-func serve(inbox <-chan *Request, stop <-chan struct{}) {
-	m := make(map[string][]byte)
-	for {
-		select {
-		case r := <-inbox:
-			switch r.op {
-			case opGet:
-				r.val, r.found = m[r.key]
-			case opPut:
-				m[r.key] = r.val
-			case opSwap:
-				old, ok := m[r.key]
-				m[r.key] = r.val
-				r.val, r.found = old, ok
-			}
+// shardState is what one shard goroutine owns.
+type shardState struct {
+	m      map[string][]byte
+	bal    map[string]int64
+	locked map[string]*Request // account -> the prepared transfer holding it
+}
+
+// serve is the shard goroutine: the only code that touches its maps. Like
+// the engine's shard it receives from its inbox alone; Close sends opStop.
+func serve(inbox <-chan *Request) {
+	st := shardState{m: map[string][]byte{}, bal: map[string]int64{}, locked: map[string]*Request{}}
+	for r := range inbox {
+		switch r.op {
+		case opGet:
+			r.val, r.found = st.m[r.key]
+		case opPut:
+			st.m[r.key] = r.val
+		case opSwap:
+			old, ok := st.m[r.key]
+			st.m[r.key] = r.val
+			r.val, r.found = old, ok
+		case opStop:
 			r.done <- struct{}{}
-		case <-stop:
 			return
+		case opBalGet:
+			r.bal, r.found = st.bal[r.key]
+		case opBalPut:
+			st.bal[r.key] = r.bal
+		case opTxOne:
+			if r.ok = st.check(r); r.ok {
+				st.apply(r)
+			}
+		case opPrepare:
+			if r.ok = st.check(r); r.ok {
+				for i := range r.n {
+					st.locked[r.keys[i]] = r
+				}
+			}
+		case opCommit:
+			st.apply(r)
+			st.unlock(r)
+		case opAbort:
+			st.unlock(r)
+		}
+		r.done <- struct{}{}
+	}
+}
+
+// check is the floor's whole validation: no other transfer holds a key and
+// every balance is still the one the transfer read.
+func (st *shardState) check(r *Request) bool {
+	for i := range r.n {
+		if h := st.locked[r.keys[i]]; h != nil && h != r {
+			return false
+		}
+		if st.bal[r.keys[i]] != r.expect[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func (st *shardState) apply(r *Request) {
+	for i := range r.n {
+		st.bal[r.keys[i]] = r.set[i]
+	}
+}
+
+func (st *shardState) unlock(r *Request) {
+	for i := range r.n {
+		if st.locked[r.keys[i]] == r {
+			delete(st.locked, r.keys[i])
 		}
 	}
 }
@@ -111,9 +184,93 @@ func (s *Store) Swap(r *Request, key string, val []byte) ([]byte, bool) {
 	return r.val, r.found
 }
 
+// Balance returns account key's balance and whether it exists.
+func (s *Store) Balance(r *Request, key string) (int64, bool) {
+	r.op, r.key = opBalGet, key
+	s.inboxes[s.ShardOf(key)] <- r
+	<-r.done
+	return r.bal, r.found
+}
+
+// SetBalance sets account key's balance.
+func (s *Store) SetBalance(r *Request, key string, bal int64) {
+	r.op, r.key, r.bal = opBalPut, key, bal
+	s.inboxes[s.ShardOf(key)] <- r
+	<-r.done
+}
+
+// Transfer moves amount from one account to another with the message
+// pattern of a FluxMap bank transaction: a round trip per read, then one
+// message when both accounts live on one shard (the engine's fast path) or
+// else a prepare round and a commit round to both shards (its two-phase
+// commit). Validation is the least that keeps it correct (locks and
+// "balance unchanged since read"); there are no versions, snapshots or
+// timestamps. It retries until it commits, after the engine's own backoff
+// (coordinator.Backoff: without one, two transfers that lock each other's
+// accounts can repeat the same interleaving forever), and returns the
+// attempts it took. rs must be three distinct requests.
+func (s *Store) Transfer(rs *[3]*Request, from, to string, amount int64) int {
+	for attempt := 1; ; attempt++ {
+		if attempt > 1 {
+			_ = coordinator.Backoff(context.Background(), attempt-2) // no deadline: never fails
+		}
+		fb, _ := s.Balance(rs[0], from)
+		tb, _ := s.Balance(rs[0], to)
+		fs, ts := s.ShardOf(from), s.ShardOf(to)
+		if fs == ts {
+			r := rs[0]
+			r.op, r.n = opTxOne, 2
+			r.keys, r.expect, r.set = [2]string{from, to}, [2]int64{fb, tb}, [2]int64{fb - amount, tb + amount}
+			s.inboxes[fs] <- r
+			<-r.done
+			if r.ok {
+				return attempt
+			}
+			continue
+		}
+		a, b := rs[1], rs[2]
+		a.n, a.keys[0], a.expect[0], a.set[0] = 1, from, fb, fb-amount
+		b.n, b.keys[0], b.expect[0], b.set[0] = 1, to, tb, tb+amount
+		a.op, b.op = opPrepare, opPrepare
+		s.inboxes[fs] <- a
+		s.inboxes[ts] <- b
+		<-a.done
+		<-b.done
+		commit := a.ok && b.ok
+		end := func(r *Request, sh int, ok bool) {
+			if commit {
+				r.op = opCommit
+			} else if ok {
+				r.op = opAbort
+			} else {
+				return
+			}
+			s.inboxes[sh] <- r
+		}
+		end(a, fs, a.ok)
+		end(b, ts, b.ok)
+		if commit || a.ok {
+			<-a.done
+		}
+		if commit || b.ok {
+			<-b.done
+		}
+		if commit {
+			return attempt
+		}
+	}
+}
+
 // Close stops the shard goroutines and waits for them. Calls after Close
-// block forever; Close itself may be called more than once.
+// must not be made; Close itself may be called more than once.
 func (s *Store) Close() {
-	s.once.Do(func() { close(s.stop) })
+	s.once.Do(func() {
+		r := NewRequest()
+		r.op = opStop
+		for _, in := range s.inboxes {
+			in <- r
+			<-r.done
+		}
+	})
 	s.wg.Wait()
 }
