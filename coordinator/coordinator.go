@@ -192,8 +192,14 @@ func (c *Coordinator[V]) Get(key string) (V, bool, error) {
 	c.shards[c.ShardOf(key)].Do(r)
 	c.gate.exit(g)
 	res := r.Results[0]
-	c.putReq(r)
+	c.putGetReq(r)
 	return res.Value, res.Found, nil
+}
+
+// putGetReq returns a request used for one KindGet to the pool.
+func (c *Coordinator[V]) putGetReq(r *shard.Request[V]) {
+	r.ResetGet()
+	c.reqs.Put(r)
 }
 
 // WriteOp is one autocommit write.

@@ -150,7 +150,7 @@ func (t *Txn[V]) Get(key string) (V, bool, error) {
 	t.c.shards[t.c.ShardOf(key)].Do(r)
 	t.c.gate.exit(g)
 	res := r.Results[0]
-	t.c.putReq(r)
+	t.c.putGetReq(r)
 	t.recordRead(key)
 	return res.Value, res.Found, nil
 }

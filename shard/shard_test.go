@@ -357,6 +357,20 @@ func TestGetMVCC(t *testing.T) {
 	r.Kind, r.TS, r.Keys = KindGet, 3, []string{"k", "j"}
 	s.Do(r)
 	require.Equal(t, []ReadResult[string]{{}, {}}, r.Results, "Reset must clear old results")
+
+	// ResetGet leaves a request that served a get (latest, so the shard
+	// may move TS) exactly as Reset would.
+	r.Reset()
+	r.Kind, r.TS, r.Latest, r.Keys = KindGet, 2, true, append(r.Keys, "k")
+	s.Do(r)
+	require.Equal(t, []ReadResult[string]{{Value: "v2", Found: true}}, r.Results)
+	want := NewRequest[string]()
+	*want = *r // a snapshot to compare with, never sent
+	want.Reset()
+	r.ResetGet()
+	require.Equal(t, want, r)
+	require.Equal(t, "", r.Keys[:1][0], "ResetGet must not keep the key alive")
+	require.Equal(t, ReadResult[string]{}, r.Results[:1][0], "nor the value")
 }
 
 func TestDeleteOfAbsentKeyInstallsNothing(t *testing.T) {
