@@ -327,23 +327,34 @@ func (c *Coordinator[V]) commitTwoPhase(parts []*shard.Request[V], list []int) (
 	}
 	defer c.oracle.Release()
 	ts := c.oracle.Next()
+	var groupBuf [16]*shard.Request[V]
+	group := groupBuf[:0]
 	for _, i := range list {
 		parts[i].Kind = shard.KindCommit
 		parts[i].TS = ts
+		group = append(group, parts[i])
+	}
+	// The participant that installs last marks ts done (shard.CommitGroup).
+	shard.CommitGroup(group)
+	for _, i := range list {
 		c.shards[i].Send(parts[i])
 	}
 	var failed error
 	for _, i := range list {
 		c.shards[i].Wait(parts[i])
 		failed = errors.Join(failed, parts[i].Err)
+	}
+	// Only now, with every participant done counting the group down on
+	// the first request, may any of them be reused.
+	for _, i := range list {
 		c.putReq(parts[i])
 	}
 	if failed != nil {
 		// A participant could not make its record durable: the database is
-		// poisoned and ts never becomes visible.
+		// poisoned and ts never becomes visible (that participant never
+		// counted the group down).
 		return 0, failed
 	}
-	c.oracle.Done(ts)
 	return ts, c.waitVisible(ts)
 }
 

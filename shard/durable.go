@@ -214,8 +214,11 @@ func (w *walWriter[V]) process() {
 	if w.err == nil {
 		for _, j := range w.batch {
 			for _, r := range j.acks {
-				if r.Kind == KindCommitOne {
+				switch {
+				case r.Kind == KindCommitOne:
 					w.clock.Done(r.CommitTS)
+				case r.Kind == KindCommit && r.lastOfGroup():
+					w.clock.Done(r.TS)
 				}
 			}
 		}

@@ -289,8 +289,11 @@ func (s *Shard[V]) finishBatch() {
 	// Mark every timestamp done before waking anyone, so a caller whose
 	// commit returned also sees the evictions its commit caused.
 	for _, r := range s.acks {
-		if r.Kind == KindCommitOne && r.Err == nil {
+		switch {
+		case r.Kind == KindCommitOne && r.Err == nil:
 			s.clock.Done(r.CommitTS)
+		case r.Kind == KindCommit && r.lastOfGroup():
+			s.clock.Done(r.TS)
 		}
 	}
 	for i, r := range s.acks {
