@@ -1,8 +1,10 @@
 // Package floor is the "floor" store: bare shard goroutines that own plain
 // Go maps behind the same request/reply channel shape as FluxMap's engine (a
 // request with its own reply channel, hashed to a shard's inbox), with no
-// MVCC, no validation and no timestamps. FluxMap's cost over the floor is
-// its own overhead; the floor's cost over a function call is the shape's.
+// MVCC and no timestamps. Its bank transfers (Transfer) send the engine's
+// messages and validate only what keeps money conserved. FluxMap's cost
+// over the floor is its own overhead; the floor's cost over a function call
+// is the shape's.
 //
 // It duplicates, and extends with writes, the floor in
 // benchmarks/floor_bench_test.go (BenchmarkFloorGet), which is left as it is
