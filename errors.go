@@ -31,4 +31,8 @@ var (
 	// ErrConfig is returned by Builder.Build for an invalid setting; the
 	// message names the setting.
 	ErrConfig = errs.ErrConfig
+	// ErrInvalidArgument is returned for a call whose arguments do not fit
+	// together (for example GetMany with fewer result slots than keys);
+	// nothing was done.
+	ErrInvalidArgument = errs.ErrArgument
 )

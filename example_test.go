@@ -201,6 +201,44 @@ func ExampleDB_View() {
 	// true
 }
 
+func ExampleTx_GetMany() {
+	ctx := context.Background()
+	db, err := fluxmap.New[string, int64]().Shards(4).Build(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer db.Close()
+	for _, k := range []string{"alice", "bob"} {
+		if err := db.Insert(ctx, k, 100); err != nil {
+			log.Fatal(err)
+		}
+	}
+
+	// The two balances do not depend on each other, so both shards are
+	// asked at once: one round trip instead of two.
+	err = db.Transaction(ctx, func(tx *fluxmap.Tx[string, int64]) error {
+		keys := []string{"alice", "bob", "carol"}
+		bal := make([]int64, len(keys))
+		found := make([]bool, len(keys))
+		if err := tx.GetMany(keys, bal, found); err != nil {
+			return err
+		}
+		fmt.Println(bal, found)
+		if err := tx.Insert("alice", bal[0]-30); err != nil {
+			return err
+		}
+		return tx.Insert("bob", bal[1]+30)
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	bob, _, _ := db.Get(ctx, "bob")
+	fmt.Println("bob:", bob)
+	// Output:
+	// [100 100 0] [true true false]
+	// bob: 130
+}
+
 func ExampleDB_Begin() {
 	ctx := context.Background()
 	db, err := fluxmap.New[string, int64]().Build(ctx)

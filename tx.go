@@ -88,6 +88,43 @@ func (tx *Tx[K, V]) Get(key K) (V, bool, error) {
 	return v, ok, nil
 }
 
+// GetMany reads several keys as this transaction sees them, like calling
+// Get for each, but asks every shard involved at once and waits for all of
+// them together: the reads cost one round trip, not one per key. vals[i]
+// and found[i] receive keys[i]'s answer, so both must be as long as keys;
+// otherwise GetMany returns an error and reads nothing. Under Serializable
+// isolation every key counts as read.
+func (tx *Tx[K, V]) GetMany(keys []K, vals []V, found []bool) error {
+	if err := tx.usable("get many"); err != nil {
+		return err
+	}
+	if len(vals) != len(keys) || len(found) != len(keys) {
+		return fmt.Errorf("fluxmap: get many: %d keys but room for %d values and %d found flags: %w",
+			len(keys), len(vals), len(found), ErrInvalidArgument)
+	}
+	var encBuf [8]string
+	var resBuf [8]shard.ReadResult[V]
+	enc, res := encBuf[:0], resBuf[:0]
+	if len(keys) > len(encBuf) {
+		enc, res = make([]string, 0, len(keys)), make([]shard.ReadResult[V], 0, len(keys))
+	}
+	for _, key := range keys {
+		k, err := tx.db.keys.encode(key)
+		if err != nil {
+			return err
+		}
+		enc = append(enc, k)
+	}
+	res = res[:len(keys)]
+	if err := tx.t.GetMany(enc, res); err != nil {
+		return fmt.Errorf("fluxmap: get many: %w", err)
+	}
+	for i := range res {
+		vals[i], found[i] = res[i].Value, res[i].Found
+	}
+	return nil
+}
+
 // Insert buffers key = val.
 func (tx *Tx[K, V]) Insert(key K, val V) error {
 	if err := tx.writable("insert"); err != nil {

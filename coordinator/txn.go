@@ -155,6 +155,76 @@ func (t *Txn[V]) Get(key string) (V, bool, error) {
 	return res.Value, res.Found, nil
 }
 
+// GetMany reads keys like Get, but sends every shard it needs one request
+// at once and waits for them together, so independent reads cost one round
+// trip instead of one each. out[i] receives keys[i]'s answer; len(out)
+// must be len(keys).
+func (t *Txn[V]) GetMany(keys []string, out []shard.ReadResult[V]) error {
+	n := len(t.c.shards)
+	var reqBuf [16]*shard.Request[V]
+	var nextBuf [16]int
+	var toBuf [16]int // per key: its shard, or -1 when the write set answered
+	reqs, next, to := reqBuf[:], nextBuf[:], toBuf[:]
+	if n > len(reqBuf) {
+		reqs, next = make([]*shard.Request[V], n), make([]int, n)
+	}
+	if len(keys) > len(toBuf) {
+		to = make([]int, len(keys))
+	}
+	g := -1
+	for i, k := range keys {
+		if j := t.writes.find(k); j >= 0 {
+			w := &t.writes.list[j]
+			out[i] = shard.ReadResult[V]{Value: w.Value, Found: !w.Tombstone}
+			to[i] = -1
+			continue
+		}
+		if g < 0 {
+			var err error
+			if g, err = t.c.enter(); err != nil {
+				return err
+			}
+		}
+		sh := t.c.ShardOf(k)
+		to[i] = sh
+		if reqs[sh] == nil {
+			r := t.c.getReq()
+			r.Kind, r.TS = shard.KindGet, t.snap.TS
+			reqs[sh] = r
+		}
+		reqs[sh].Keys = append(reqs[sh].Keys, k)
+	}
+	if g < 0 {
+		return nil // every key was in the write set
+	}
+	for sh, r := range reqs[:n] {
+		if r != nil {
+			t.c.shards[sh].Send(r)
+		}
+	}
+	for sh, r := range reqs[:n] {
+		if r != nil {
+			t.c.shards[sh].Wait(r)
+		}
+	}
+	t.c.gate.exit(g)
+	// A shard answers its keys in the order they were sent: their order in
+	// keys.
+	for i, k := range keys {
+		if sh := to[i]; sh >= 0 {
+			out[i] = reqs[sh].Results[next[sh]]
+			next[sh]++
+			t.recordRead(k)
+		}
+	}
+	for _, r := range reqs[:n] {
+		if r != nil {
+			t.c.putGetReq(r)
+		}
+	}
+	return nil
+}
+
 // Put buffers a write (tombstone for a delete). key must not alias memory
 // the caller will reuse.
 func (t *Txn[V]) Put(key string, val V, tombstone bool) {

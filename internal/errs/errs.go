@@ -14,4 +14,5 @@ var (
 	ErrPoisoned      = errors.New("fluxmap: database poisoned by an earlier I/O failure")
 	ErrMemoryLimit   = errors.New("fluxmap: memory limit exceeded")
 	ErrConfig        = errors.New("fluxmap: invalid configuration")
+	ErrArgument      = errors.New("fluxmap: invalid argument")
 )
