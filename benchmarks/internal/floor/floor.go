@@ -202,10 +202,10 @@ func (s *Store) SetBalance(r *Request, key string, bal int64) {
 }
 
 // Transfer moves amount from one account to another with the message
-// pattern of a FluxMap bank transaction: a round trip per read, then one
-// message when both accounts live on one shard (the engine's fast path) or
-// else a prepare round and a commit round to both shards (its two-phase
-// commit). Validation is the least that keeps it correct (locks and
+// pattern of a FluxMap bank transaction as the harness runs it: both reads
+// in one round (Tx.GetMany), then one message when both accounts live on
+// one shard (the engine's fast path) or else a prepare round and a commit
+// round to both shards (its two-phase commit). Validation is the least that keeps it correct (locks and
 // "balance unchanged since read"); there are no versions, snapshots or
 // timestamps. It retries until it commits, after the engine's own backoff
 // (coordinator.Backoff: without one, two transfers that lock each other's
@@ -216,9 +216,15 @@ func (s *Store) Transfer(rs *[3]*Request, from, to string, amount int64) int {
 		if attempt > 1 {
 			_ = coordinator.Backoff(context.Background(), attempt-2) // no deadline: never fails
 		}
-		fb, _ := s.Balance(rs[0], from)
-		tb, _ := s.Balance(rs[0], to)
 		fs, ts := s.ShardOf(from), s.ShardOf(to)
+		// Both reads at once, as FluxMap's adapter issues them (GetMany).
+		ra, rb := rs[1], rs[2]
+		ra.op, ra.key, rb.op, rb.key = opBalGet, from, opBalGet, to
+		s.inboxes[fs] <- ra
+		s.inboxes[ts] <- rb
+		<-ra.done
+		<-rb.done
+		fb, tb := ra.bal, rb.bal
 		if fs == ts {
 			r := rs[0]
 			r.op, r.n = opTxOne, 2

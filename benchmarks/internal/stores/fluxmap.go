@@ -124,26 +124,25 @@ func (s *fluxStore) RMW(key string, val []byte) error {
 	})
 }
 
+// Transfer reads both balances with one GetMany (both shards asked at
+// once, as a FluxMap user with two independent reads would), then writes.
 func (s *fluxStore) Transfer(from, to string, amount int64) error {
 	return s.accounts.Transaction(s.ctx, func(tx *fluxmap.Tx[string, int64]) error {
-		a, ok, err := tx.Get(from)
-		if err != nil {
+		keys := [2]string{from, to}
+		var bal [2]int64
+		var ok [2]bool
+		if err := tx.GetMany(keys[:], bal[:], ok[:]); err != nil {
 			return err
 		}
-		if !ok {
-			return fmt.Errorf("account %q missing", from)
+		for i, k := range keys {
+			if !ok[i] {
+				return fmt.Errorf("account %q missing", k)
+			}
 		}
-		b, ok, err := tx.Get(to)
-		if err != nil {
+		if err := tx.Insert(from, bal[0]-amount); err != nil {
 			return err
 		}
-		if !ok {
-			return fmt.Errorf("account %q missing", to)
-		}
-		if err := tx.Insert(from, a-amount); err != nil {
-			return err
-		}
-		return tx.Insert(to, b+amount)
+		return tx.Insert(to, bal[1]+amount)
 	})
 }
 
