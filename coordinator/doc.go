@@ -32,12 +32,21 @@
 // one KindCommitOne message; the shard validates, allocates the timestamp,
 // installs and replies. Otherwise two-phase commit: prepare in parallel
 // (validate and take no-wait locks), allocate the timestamp once all voted
-// yes, commit everywhere, mark done, wait for visibility. Any no vote aborts
+// yes, commit everywhere, wait for visibility; the participant that finishes
+// its install last (durable, if the database is) marks the timestamp done. Any no vote aborts
 // the yes voters and returns the first no's ErrConflict. Transactions without
 // writes commit without validation: their snapshot at visible is a prefix of
 // the commit order.
 //
 // Changes to DESIGN.md's protocol, and why:
+//   - Step 3's "mark commitTS done" is done by the last participant shard to
+//     install (shard.CommitGroup), not by the caller after every ack reached
+//     it: the watermark then does not wait for the caller's goroutine to be
+//     scheduled again, and every commit behind it waits for the watermark.
+//     The invariant is unchanged: commitTS is done only once every
+//     participant installed (and logged) it, and never if one failed.
+//   - Tx.GetMany sends a transaction's independent reads to their shards at
+//     once and waits once; each key is recorded as read exactly as by Get.
 //   - Lock owners are identified by the address of the transaction's
 //     per-shard request (which lives from prepare to commit/abort), not by a
 //     global transaction-id counter: one less contended atomic per commit.
