@@ -29,7 +29,9 @@
 //
 // Transaction commits when its function returns nil, rolls back on an error
 // or a panic, and retries the function on ErrConflict. View runs a read-only
-// transaction. Begin, Commit and Rollback give manual control.
+// transaction. Begin, Commit and Rollback give manual control. Reads that
+// do not depend on each other can share one round trip to the shards with
+// Tx.GetMany.
 //
 // # Model
 //
