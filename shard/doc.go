@@ -46,7 +46,9 @@
 //
 // Shards never call the coordinator: timestamps arrive inside requests,
 // except on the fast path, where the shard draws one from the Clock it was
-// built with.
+// built with. A shard marks timestamps done on that Clock: its fast-path
+// commits', and a two-phase commit's when it is the last participant of the
+// commit's group to install it (CommitGroup).
 //
 // This package is internal to FluxMap's design and carries no compatibility
 // promise.

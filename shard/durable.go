@@ -210,8 +210,12 @@ func (w *walWriter[V]) process() {
 			w.sync()
 		}
 	}
-	// Timestamps first, replies second: see Shard.finishBatch.
-	if w.err == nil {
+	// Timestamps first, replies second: see Shard.finishBatch. The commits'
+	// answer is the log's state now: a control request of this batch that
+	// fails later (a Recycle, a Relaxed Sync) must not turn commits whose
+	// timestamps are already done into failures.
+	commitErr := w.err
+	if commitErr == nil {
 		for _, j := range w.batch {
 			for _, r := range j.acks {
 				switch {
@@ -225,7 +229,7 @@ func (w *walWriter[V]) process() {
 	}
 	for i, j := range w.batch {
 		for k, r := range j.acks {
-			w.finish(r)
+			w.finish(r, commitErr)
 			j.acks[k] = nil
 		}
 		j.acks = j.acks[:0]
@@ -262,20 +266,21 @@ func (w *walWriter[V]) appendCommit(r *Request[V]) {
 	w.sinceBytes += int64(len(p))
 }
 
-// finish acknowledges one request after its batch was logged.
-func (w *walWriter[V]) finish(r *Request[V]) {
+// finish acknowledges one request after its batch was logged; commitErr is
+// the log's failure, if any, when the batch's commits were made durable.
+func (w *walWriter[V]) finish(r *Request[V], commitErr error) {
 	switch r.Kind {
 	case KindCommitOne:
-		if w.err != nil {
-			r.Err = w.err
+		if commitErr != nil {
+			r.Err = commitErr
 		}
 		if r.internal {
 			w.internal.Add(-1)
 			return // nobody waits for the shard's own commits
 		}
 	case KindCommit:
-		if w.err != nil {
-			r.Err = w.err
+		if commitErr != nil {
+			r.Err = commitErr
 		}
 	case KindSync:
 		w.unsynced = true

@@ -14,8 +14,9 @@ import (
 const maxBatch = 256
 
 // Clock is the part of the coordinator's oracle a shard may use: the fast
-// path allocates a commit timestamp and marks it done. Implementations must
-// be safe for concurrent use.
+// path allocates a commit timestamp and marks it done, and the last
+// participant of a two-phase commit marks that commit's timestamp done.
+// Implementations must be safe for concurrent use.
 type Clock interface {
 	Next() uint64
 	Done(ts uint64)
