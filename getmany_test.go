@@ -53,6 +53,37 @@ func TestGetManyMatchesGet(t *testing.T) {
 	}
 }
 
+// TestGetManyLargeCall reads more keys than one round carries (several
+// rounds, on a database with more shards than GetMany's fixed counters)
+// and gets every answer in place.
+func TestGetManyLargeCall(t *testing.T) {
+	ctx := context.Background()
+	db := build(t, fluxmap.New[string, int64]().Shards(20))
+	const n = 1000
+	keys := make([]string, 0, n)
+	for i := range n {
+		k := fmt.Sprintf("key%04d", i)
+		keys = append(keys, k)
+		if i%3 != 0 { // every third key is missing
+			require.NoError(t, db.Insert(ctx, k, int64(i)))
+		}
+	}
+	err := db.View(ctx, func(tx *fluxmap.Tx[string, int64]) error {
+		vals, found := make([]int64, n), make([]bool, n)
+		if err := tx.GetMany(keys, vals, found); err != nil {
+			return err
+		}
+		for i := range n {
+			require.Equal(t, i%3 != 0, found[i], "found for %s", keys[i])
+			if found[i] {
+				require.Equal(t, int64(i), vals[i], "value for %s", keys[i])
+			}
+		}
+		return nil
+	})
+	require.NoError(t, err)
+}
+
 // TestGetManySmallNeedsNoShard covers a call whose keys are all in the
 // write set (no shard is asked) and an empty call.
 func TestGetManySmallNeedsNoShard(t *testing.T) {

@@ -155,11 +155,26 @@ func (t *Txn[V]) Get(key string) (V, bool, error) {
 	return res.Value, res.Found, nil
 }
 
+// getManyChunk is the most keys one GetMany round sends, so a huge call
+// holds no shard for long (each round is at most that many lookups on one
+// shard) and pooled requests do not keep huge buffers.
+const getManyChunk = 256
+
 // GetMany reads keys like Get, but sends every shard it needs one request
 // at once and waits for them together, so independent reads cost one round
-// trip instead of one each. out[i] receives keys[i]'s answer; len(out)
-// must be len(keys).
+// trip instead of one each (one per getManyChunk keys). out[i] receives
+// keys[i]'s answer; len(out) must be len(keys).
 func (t *Txn[V]) GetMany(keys []string, out []shard.ReadResult[V]) error {
+	for lo := 0; lo < len(keys); lo += getManyChunk {
+		hi := min(lo+getManyChunk, len(keys))
+		if err := t.getManyRound(keys[lo:hi], out[lo:hi]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t *Txn[V]) getManyRound(keys []string, out []shard.ReadResult[V]) error {
 	n := len(t.c.shards)
 	var reqBuf [16]*shard.Request[V]
 	var nextBuf [16]int
