@@ -3,6 +3,7 @@ package coordinator
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"hash/crc32"
@@ -314,7 +315,7 @@ func recoverDir[V any](d *DurableConfig[V], n int) (rec *recovered[V], err error
 		for k, e := range img.entries {
 			st[k] = keyState[V]{ts: img.ckptTS, value: e.value, expiry: e.expiry}
 		}
-		slices.SortFunc(img.records, func(a, b logRecord[V]) int { return cmpU64(a.ts, b.ts) })
+		slices.SortFunc(img.records, func(a, b logRecord[V]) int { return cmp.Compare(a.ts, b.ts) })
 		for _, r := range img.records {
 			if r.ts > start {
 				beyond = true
@@ -413,14 +414,4 @@ func removeTree(fs wal.FS, name string) {
 		}
 	}
 	_ = fs.Remove(name)
-}
-
-func cmpU64(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }

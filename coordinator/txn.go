@@ -53,15 +53,16 @@ func (t *Txn[V]) NumWrites() int { return len(t.writes.list) }
 // than hashing, and typical transactions never allocate a map.
 const smallSet = 8
 
-// writeSet is a transaction's buffered writes, one per key, in the order
-// the keys were first written. The first few live in the Txn itself.
-type writeSet[V any] struct {
-	list   []shard.Write[V]
+// keyedList holds entries with distinct keys in the order they were first
+// added. The first few live in the list itself; past smallSet entries a
+// map finds keys instead of a linear scan.
+type keyedList[T any] struct {
+	list   []T
 	idx    map[string]int // key -> index in list; nil until list outgrows smallSet
-	inline [4]shard.Write[V]
+	inline [4]T
 }
 
-func (s *writeSet[V]) find(key string) int {
+func (s *keyedList[T]) find(key string, keyOf func(*T) string) int {
 	if s.idx != nil {
 		if i, ok := s.idx[key]; ok {
 			return i
@@ -69,66 +70,60 @@ func (s *writeSet[V]) find(key string) int {
 		return -1
 	}
 	for i := range s.list {
-		if s.list[i].Key == key {
+		if keyOf(&s.list[i]) == key {
 			return i
 		}
 	}
 	return -1
 }
 
-func (s *writeSet[V]) put(w shard.Write[V]) {
-	if i := s.find(w.Key); i >= 0 {
-		s.list[i] = w
-		return
+// add appends e, whose key is key, unless an entry with that key exists;
+// it returns that entry's index and whether e was appended.
+func (s *keyedList[T]) add(e T, key string, keyOf func(*T) string) (int, bool) {
+	if i := s.find(key, keyOf); i >= 0 {
+		return i, false
 	}
 	if s.list == nil {
 		s.list = s.inline[:0]
 	}
-	s.list = append(s.list, w)
+	s.list = append(s.list, e)
+	n := len(s.list) - 1
 	switch {
 	case s.idx != nil:
-		s.idx[w.Key] = len(s.list) - 1
+		s.idx[key] = n
 	case len(s.list) > smallSet:
 		s.idx = make(map[string]int, 2*len(s.list))
 		for i := range s.list {
-			s.idx[s.list[i].Key] = i
+			s.idx[keyOf(&s.list[i])] = i
 		}
+	}
+	return n, true
+}
+
+// writeSet is a transaction's buffered writes, one per key.
+type writeSet[V any] struct{ keyedList[shard.Write[V]] }
+
+func writeKey[V any](w *shard.Write[V]) string { return w.Key }
+
+func (s *writeSet[V]) find(key string) int { return s.keyedList.find(key, writeKey[V]) }
+
+// put buffers w, replacing an earlier write of its key.
+func (s *writeSet[V]) put(w shard.Write[V]) {
+	if i, added := s.add(w, w.Key, writeKey[V]); !added {
+		s.list[i] = w
 	}
 }
 
 // readSet is the keys a serializable transaction read, each once.
-type readSet struct {
-	list   []string
-	idx    map[string]struct{} // nil until list outgrows smallSet
-	inline [4]string
-}
+type readSet struct{ keyedList[string] }
 
-func (s *readSet) add(key string) {
-	if s.idx != nil {
-		if _, ok := s.idx[key]; ok {
-			return
-		}
-		s.idx[key] = struct{}{}
-	} else if slices.Contains(s.list, key) {
-		return
-	}
-	if s.list == nil {
-		s.list = s.inline[:0]
-	}
-	s.list = append(s.list, key)
-	if s.idx == nil && len(s.list) > smallSet {
-		s.idx = make(map[string]struct{}, 2*len(s.list))
-		for _, k := range s.list {
-			s.idx[k] = struct{}{}
-		}
-	}
-}
+func readKey(k *string) string { return *k }
 
 func (t *Txn[V]) recordRead(key string) {
 	if t.readOnly || !t.c.serializable {
 		return
 	}
-	t.reads.add(key)
+	t.reads.add(key, key, readKey)
 }
 
 // Get reads key: the transaction's own write if it has one, else the value

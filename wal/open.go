@@ -1,6 +1,7 @@
 package wal
 
 import (
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -115,18 +116,8 @@ func (l *Log) scanDir() ([]segment, error) {
 			l.nextFree = max(l.nextFree, id+1)
 		}
 	}
-	slices.SortFunc(segs, func(a, b segment) int { return compareUint(a.seq, b.seq) })
+	slices.SortFunc(segs, func(a, b segment) int { return cmp.Compare(a.seq, b.seq) })
 	return segs, nil
-}
-
-func compareUint(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // parseHexName parses prefix + 16 lower-case hex digits + suffix.

@@ -244,26 +244,28 @@ func (s *Store) Transfer(rs *[3]*Request, from, to string, amount int64) int {
 		s.inboxes[ts] <- b
 		<-a.done
 		<-b.done
-		commit := a.ok && b.ok
-		end := func(r *Request, sh int, ok bool) {
-			if commit {
-				r.op = opCommit
-			} else if ok {
-				r.op = opAbort
-			} else {
-				return
+		// Only a yes voter holds locks, so only the yes voters hear the
+		// outcome: commit if both voted yes, else abort.
+		outcome := opAbort
+		if a.ok && b.ok {
+			outcome = opCommit
+		}
+		parts := [2]struct {
+			r  *Request
+			sh int
+		}{{a, fs}, {b, ts}}
+		for _, p := range parts {
+			if p.r.ok {
+				p.r.op = outcome
+				s.inboxes[p.sh] <- p.r
 			}
-			s.inboxes[sh] <- r
 		}
-		end(a, fs, a.ok)
-		end(b, ts, b.ok)
-		if commit || a.ok {
-			<-a.done
+		for _, p := range parts {
+			if p.r.ok {
+				<-p.r.done
+			}
 		}
-		if commit || b.ok {
-			<-b.done
-		}
-		if commit {
+		if outcome == opCommit {
 			return attempt
 		}
 	}
