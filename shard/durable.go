@@ -218,12 +218,7 @@ func (w *walWriter[V]) process() {
 	if commitErr == nil {
 		for _, j := range w.batch {
 			for _, r := range j.acks {
-				switch {
-				case r.Kind == KindCommitOne:
-					w.clock.Done(r.CommitTS)
-				case r.Kind == KindCommit && r.lastOfGroup():
-					w.clock.Done(r.TS)
-				}
+				markDone(w.clock, r)
 			}
 		}
 	}

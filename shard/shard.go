@@ -290,12 +290,7 @@ func (s *Shard[V]) finishBatch() {
 	// Mark every timestamp done before waking anyone, so a caller whose
 	// commit returned also sees the evictions its commit caused.
 	for _, r := range s.acks {
-		switch {
-		case r.Kind == KindCommitOne && r.Err == nil:
-			s.clock.Done(r.CommitTS)
-		case r.Kind == KindCommit && r.lastOfGroup():
-			s.clock.Done(r.TS)
-		}
+		markDone(s.clock, r)
 	}
 	for i, r := range s.acks {
 		if !r.internal {
@@ -304,6 +299,19 @@ func (s *Shard[V]) finishBatch() {
 		s.acks[i] = nil
 	}
 	s.acks = s.acks[:0]
+}
+
+// markDone marks r's commit timestamp done on clock when r is a successful
+// fast-path commit or the last participant of its two-phase commit's group
+// to finish (CommitGroup). Call it once per acknowledged request, after the
+// commit is installed (and logged, when durable), before any reply.
+func markDone[V any](clock Clock, r *Request[V]) {
+	switch {
+	case r.Kind == KindCommitOne && r.Err == nil:
+		clock.Done(r.CommitTS)
+	case r.Kind == KindCommit && r.lastOfGroup():
+		clock.Done(r.TS)
+	}
 }
 
 func (s *Shard[V]) get(r *Request[V]) {
