@@ -72,7 +72,7 @@ type Log struct {
 	segs     []segment
 	cur      File   // the current segment's file
 	off      int64  // where buf goes in the current segment
-	zeroed   int64  // [0, zeroed) of the current file are written blocks (see flush)
+	zeroed   int64  // [0, zeroed) of the current file need no zeroing (see zeroAhead)
 	buf      []byte // framed records not yet written
 	dirty    bool   // cur has writes not yet synced
 	pool     []string
@@ -284,9 +284,10 @@ func (l *Log) roll(seal bool) error {
 	}
 	zeroed := int64(0)
 	if recycled {
-		// Its old frames occupy written blocks; only a tail that Preallocate
-		// had to add is unwritten, and writing zeros over the old frames would
-		// cost as much as it saves.
+		// Most of it was written in its earlier life (frames, and zeros a chunk
+		// ahead of them); zeroing all of it again would cost a full segment of
+		// writes. A part that never was written (a segment sealed early) only
+		// makes its fdatasyncs slower, as in a file without zeroAhead.
 		zeroed = oldSize
 	}
 	if err := l.fs.SyncDir(l.dir); err != nil {
