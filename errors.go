@@ -34,5 +34,5 @@ var (
 	// ErrInvalidArgument is returned for a call whose arguments do not fit
 	// together (for example GetMany with fewer result slots than keys);
 	// nothing was done.
-	ErrInvalidArgument = errs.ErrArgument
+	ErrInvalidArgument = errs.ErrInvalidArgument
 )
