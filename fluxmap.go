@@ -197,8 +197,8 @@ func (db *DB[K, V]) begin(ctx context.Context, readOnly bool) (*Tx[K, V], error)
 	if err := db.check(ctx, "begin"); err != nil {
 		return nil, err
 	}
-	tx := &Tx[K, V]{db: db, ctx: ctx, readOnly: readOnly}
-	db.coord.BeginIn(&tx.t, readOnly, rand.Uint64())
+	t := db.coord.Begin(readOnly, rand.Uint64())
+	tx := &Tx[K, V]{db: db, t: t, start: t.StartTS(), ctx: ctx, readOnly: readOnly}
 	if ctx.Done() != nil {
 		tx.stopAfter = context.AfterFunc(ctx, tx.abandon)
 	}

@@ -94,6 +94,33 @@ func TestLifecycleTxDone(t *testing.T) {
 		requireAbsent(t, db, "k")
 	})
 
+	// Transactions reuse pooled internals: a finished Tx must reach none of
+	// its successor's state, and the successor must start empty.
+	t.Run("finished_tx_and_its_successor", func(t *testing.T) {
+		db := newStringDB(t, 4)
+		dbInsert(t, db, "x", 10)
+		for _, finish := range []string{"commit", "rollback"} {
+			old := begin(t, db)
+			txInsert(t, old, "old-write", 1)
+			txGet(t, old, "x")
+			if finish == "commit" {
+				require.NoError(t, old.Commit())
+			} else {
+				require.NoError(t, old.Rollback())
+			}
+			next := begin(t, db)
+			txInsert(t, next, "next-write", 2)
+			requireTxDone(t, db, old)
+			_, found, err := next.Get("old-write")
+			require.NoError(t, err)
+			require.Equal(t, finish == "commit", found, "%s: next sees old-write only if it committed", finish)
+			require.NoError(t, next.Commit())
+			requireValue(t, db, "next-write", 2)
+			_, _, err = db.Remove(t.Context(), "old-write")
+			require.NoError(t, err)
+		}
+	})
+
 	t.Run("tx_escaping_view_and_transaction", func(t *testing.T) {
 		db := newStringDB(t, 4)
 		dbInsert(t, db, "x", 10)

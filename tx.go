@@ -31,8 +31,13 @@ const (
 // A Tx is for one goroutine: its methods must not be called concurrently.
 // After Commit or Rollback every method returns ErrTxnDone.
 type Tx[K, V any] struct {
-	db        *DB[K, V]
-	t         coordinator.Txn[V]
+	db *DB[K, V]
+	// t is pooled (coordinator.Begin): whoever moves the Tx out of txActive
+	// by Commit or Rollback recycles it once the transaction has ended, so
+	// every method checks the state before it touches t. The context's
+	// AfterFunc never recycles, as the owner may still be inside a method.
+	t         *coordinator.Txn[V]
+	start     uint64 // t's snapshot timestamp, kept for after t is recycled
 	ctx       context.Context
 	readOnly  bool
 	state     atomic.Int32
@@ -224,6 +229,7 @@ func (tx *Tx[K, V]) Commit() error {
 	tx.release()
 	_, err := tx.t.Commit()
 	tx.state.Store(txDone)
+	tx.t.Recycle()
 	if err != nil {
 		return fmt.Errorf("fluxmap: commit: %w", err)
 	}
@@ -242,6 +248,7 @@ func (tx *Tx[K, V]) commitTS() (uint64, error) {
 	tx.release()
 	ts, err := tx.t.Commit()
 	tx.state.Store(txDone)
+	tx.t.Recycle()
 	return ts, err
 }
 
@@ -253,6 +260,7 @@ func (tx *Tx[K, V]) Rollback() error {
 	}
 	tx.release()
 	tx.t.Rollback()
+	tx.t.Recycle()
 	return nil
 }
 

@@ -31,4 +31,4 @@ func (b *Builder[K, V]) setClock(now func() time.Time) { b.now = now }
 
 func (b *Builder[K, V]) setFS(fs wal.FS) { b.fs = fs }
 
-func (tx *Tx[K, V]) startTS() uint64 { return tx.t.StartTS() }
+func (tx *Tx[K, V]) startTS() uint64 { return tx.start }

@@ -48,6 +48,7 @@ type Coordinator[V any] struct {
 
 	reqs    sync.Pool // *shard.Request[V]
 	waiters sync.Pool // *Waiter
+	txns    sync.Pool // *Txn[V], see Begin
 }
 
 // New recovers the durable state, if any, and starts cfg.Shards shard
@@ -70,6 +71,7 @@ func New[V any](cfg Config[V]) (*Coordinator[V], error) {
 	}
 	c.reqs.New = func() any { return shard.NewRequest[V]() }
 	c.waiters.New = func() any { return NewWaiter() }
+	c.txns.New = func() any { return new(Txn[V]) }
 	c.shards = make([]*shard.Shard[V], cfg.Shards)
 	for i := range c.shards {
 		var d *shard.Durability[V]

@@ -66,6 +66,17 @@
 //     operations, waits for those in flight, and only then stops the shards,
 //     so every shard hop is a plain channel operation.
 //
+// # Allocation
+//
+// A transaction's state (Txn, with its first few reads and writes inline)
+// comes from a per-coordinator pool and goes back once it has finished:
+// Begin takes one, Recycle returns it. Allocating it per transaction was
+// about half of a small transaction's bytes; pooling it took the 2-read,
+// 2-write benchmark from 632 to 312 B and 4.7 to 4.2 µs of CPU per
+// transaction on one core. The root package's Tx is a small handle that
+// recycles its Txn only when its owner ends it by Commit or Rollback, after
+// which every Tx method refuses with ErrTxnDone before touching the Txn.
+//
 // # Durability (recovery.go, durable.go)
 //
 // Each shard's WAL writer logs its commits; the coordinator owns the

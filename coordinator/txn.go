@@ -29,17 +29,41 @@ type Txn[V any] struct {
 // Begin starts a transaction at the current visible timestamp. hint spreads
 // snapshot registrations over the registry's stripes (any per-caller
 // number will do).
+//
+// The Txn comes from a pool: a transaction object with its inline read and
+// write sets is a few hundred bytes, and allocating one per transaction was
+// most of the bytes a small transaction allocated (so most of the garbage
+// collector's work under a transaction load). Hand it back with Recycle
+// once it has finished and nothing will touch it again.
 func (c *Coordinator[V]) Begin(readOnly bool, hint uint64) *Txn[V] {
-	t := new(Txn[V])
-	c.BeginIn(t, readOnly, hint)
+	t := c.txns.Get().(*Txn[V])
+	t.c, t.snap, t.readOnly = c, c.oracle.Acquire(hint), readOnly
 	return t
 }
 
-// BeginIn is Begin into a Txn the caller allocated (for example inside its
-// own transaction object, saving an allocation per transaction). t must be
-// a zero Txn.
-func (c *Coordinator[V]) BeginIn(t *Txn[V], readOnly bool, hint uint64) {
-	t.c, t.snap, t.readOnly = c, c.oracle.Acquire(hint), readOnly
+// pooledSetCap is the largest read or write set whose storage a recycled
+// Txn keeps; a bigger one is left to the garbage collector, so one huge
+// transaction does not pin its buffers in the pool.
+const pooledSetCap = 64
+
+// Recycle returns a finished transaction (after Commit or Rollback) to its
+// coordinator's pool. The caller must be the Txn's only user and must not
+// touch it afterwards. Recycling an unfinished Txn does nothing, so its
+// snapshot is never released twice.
+func (t *Txn[V]) Recycle() {
+	if !t.done || t.c == nil {
+		return
+	}
+	c := t.c
+	t.writes.reset()
+	t.reads.reset()
+	clear(t.ranges)
+	ranges := t.ranges[:0]
+	if cap(ranges) > pooledSetCap {
+		ranges = nil
+	}
+	t.c, t.snap, t.readOnly, t.done, t.ranges = nil, Snapshot{}, false, false, ranges
+	c.txns.Put(t)
 }
 
 // StartTS returns the snapshot timestamp.
@@ -98,6 +122,19 @@ func (s *keyedList[T]) add(e T, key string, keyOf func(*T) string) (int, bool) {
 		}
 	}
 	return n, true
+}
+
+// reset empties the list for reuse, keeping its storage unless it grew
+// past pooledSetCap entries.
+func (s *keyedList[T]) reset() {
+	clear(s.list)
+	switch {
+	case cap(s.list) > pooledSetCap:
+		s.list = nil
+	default:
+		s.list = s.list[:0]
+	}
+	s.idx = nil
 }
 
 // writeSet is a transaction's buffered writes, one per key.
