@@ -244,8 +244,15 @@ func (t *Txn[V]) getManyRound(keys []string, out []shard.ReadResult[V]) error {
 	if g < 0 {
 		return nil // every key was in the write set
 	}
+	fanout := 0
+	for _, r := range reqs[:n] {
+		if r != nil {
+			fanout++
+		}
+	}
 	for sh, r := range reqs[:n] {
 		if r != nil {
+			r.Fanout = fanout > 1
 			t.c.shards[sh].Send(r)
 		}
 	}

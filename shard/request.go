@@ -107,6 +107,9 @@ type Request[V any] struct {
 	// Evict marks a blind CommitOne delete as an eviction: the key's bytes
 	// are released at once and it counts in the eviction statistics.
 	Evict bool
+	// Fanout marks a KindGet sent together with requests to other shards
+	// (Txn.GetMany); see Shard.receive.
+	Fanout bool
 	// Latest marks an autocommit read: it may be served at a later
 	// timestamp than TS (the shard's vacuum floor), which a single-key read
 	// at any visible timestamp allows.
@@ -171,6 +174,19 @@ func (r *Request[V]) lastOfGroup() bool {
 	return r.group != nil && r.group.pending.Add(-1) == 0
 }
 
+// crossShard reports whether r is one of several messages a caller sent to
+// different shards at once and waits on together: a phase of a two-phase
+// commit, or a Fanout read.
+func (r *Request[V]) crossShard() bool {
+	switch r.Kind {
+	case KindGet:
+		return r.Fanout
+	case KindPrepare, KindCommit, KindAbort:
+		return true
+	}
+	return false
+}
+
 // NewRequest returns an empty, reusable Request.
 func NewRequest[V any]() *Request[V] {
 	return &Request[V]{done: make(chan struct{}, 1)}
@@ -184,7 +200,7 @@ func (r *Request[V]) ResetGet() {
 	clear(r.Keys)
 	clear(r.Results)
 	r.Keys, r.Results = r.Keys[:0], r.Results[:0]
-	r.Kind, r.TS, r.Txn, r.Latest = 0, 0, 0, false
+	r.Kind, r.TS, r.Txn, r.Latest, r.Fanout = 0, 0, 0, false, false
 }
 
 // Reset clears the request for reuse, keeping its buffers.
