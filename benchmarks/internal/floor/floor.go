@@ -14,7 +14,9 @@ package floor
 
 import (
 	"context"
+	"runtime"
 	"sync"
+	"time"
 
 	"github.com/cespare/xxhash/v2"
 
@@ -95,7 +97,11 @@ type shardState struct {
 // the engine's shard it receives from its inbox alone; Close sends opStop.
 func serve(inbox <-chan *Request) {
 	st := shardState{m: map[string][]byte{}, bal: map[string]int64{}, locked: map[string]*Request{}}
-	for r := range inbox {
+	idle := idlePolicy{yields: maxIdleYields}
+	for {
+		r := idle.receive(inbox)
+		// Like the engine, stay runnable for a transfer's next message.
+		idle.txnWaiting = r.op == opBalGet || r.op >= opTxOne
 		switch r.op {
 		case opGet:
 			r.val, r.found = st.m[r.key]
@@ -130,6 +136,43 @@ func serve(inbox <-chan *Request) {
 		}
 		r.done <- struct{}{}
 	}
+}
+
+// idlePolicy is the engine shard's receive (shard.Shard.receive, which
+// says why), so that the floor keeps the engine's shape when idle too: after
+// a message of a multi-message exchange, yield the processor a bounded,
+// adaptive number of times before parking on the inbox.
+type idlePolicy struct {
+	yields     int
+	txnWaiting bool
+}
+
+const (
+	maxIdleYields    = 16
+	maxIdleYieldTime = 50 * time.Microsecond
+)
+
+func (p *idlePolicy) receive(inbox <-chan *Request) *Request {
+	if !p.txnWaiting {
+		return <-inbox
+	}
+	var start time.Time
+	for i := range p.yields {
+		select {
+		case r := <-inbox:
+			p.yields = maxIdleYields
+			return r
+		default:
+		}
+		if i == 0 {
+			start = time.Now()
+		} else if time.Since(start) > maxIdleYieldTime {
+			break
+		}
+		runtime.Gosched()
+	}
+	p.yields = max(1, p.yields/2)
+	return <-inbox
 }
 
 // check is the floor's whole validation: no other transfer holds a key and
