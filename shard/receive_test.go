@@ -30,17 +30,17 @@ func TestReceiveAfterCrossShardIdle(t *testing.T) {
 func TestCrossShardRequests(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		r    Request[string]
+		r    *Request[string]
 		want bool
 	}{
-		{"autocommit get", Request[string]{Kind: KindGet, Latest: true}, false},
-		{"transaction get, one shard", Request[string]{Kind: KindGet}, false},
-		{"transaction get, fanned out", Request[string]{Kind: KindGet, Fanout: true}, true},
-		{"fast-path commit", Request[string]{Kind: KindCommitOne}, false},
-		{"prepare", Request[string]{Kind: KindPrepare}, true},
-		{"commit", Request[string]{Kind: KindCommit}, true},
-		{"abort", Request[string]{Kind: KindAbort}, true},
-		{"scan", Request[string]{Kind: KindScan}, false},
+		{"autocommit get", &Request[string]{Kind: KindGet, Latest: true}, false},
+		{"transaction get, one shard", &Request[string]{Kind: KindGet}, false},
+		{"transaction get, fanned out", &Request[string]{Kind: KindGet, Fanout: true}, true},
+		{"fast-path commit", &Request[string]{Kind: KindCommitOne}, false},
+		{"prepare", &Request[string]{Kind: KindPrepare}, true},
+		{"commit", &Request[string]{Kind: KindCommit}, true},
+		{"abort", &Request[string]{Kind: KindAbort}, true},
+		{"scan", &Request[string]{Kind: KindScan}, false},
 	} {
 		require.Equal(t, tc.want, tc.r.crossShard(), tc.name)
 	}
