@@ -29,7 +29,10 @@ const (
 // a key it writes.
 //
 // A Tx is for one goroutine: its methods must not be called concurrently.
-// After Commit or Rollback every method returns ErrTxnDone.
+// After Commit or Rollback every method returns ErrTxnDone. (A Tx's
+// internals are reused by later transactions once it ends, so a Tx shared
+// between goroutines against this rule can corrupt an unrelated
+// transaction, not only its own; the race detector reports such sharing.)
 type Tx[K, V any] struct {
 	db *DB[K, V]
 	// t is pooled (coordinator.Begin): whoever moves the Tx out of txActive

@@ -75,7 +75,9 @@
 // 2-write benchmark from 632 to 312 B and 4.7 to 4.2 µs of CPU per
 // transaction on one core. The root package's Tx is a small handle that
 // recycles its Txn only when its owner ends it by Commit or Rollback, after
-// which every Tx method refuses with ErrTxnDone before touching the Txn.
+// which every Tx method refuses with ErrTxnDone before touching the Txn. A
+// transaction ended by its context (on the context's goroutine) is left to
+// the garbage collector instead, as its owner may still be inside a method.
 //
 // # Durability (recovery.go, durable.go)
 //

@@ -128,6 +128,7 @@ func (s *keyedList[T]) add(e T, key string, keyOf func(*T) string) (int, bool) {
 // past pooledSetCap entries.
 func (s *keyedList[T]) reset() {
 	clear(s.list)
+	clear(s.inline[:]) // a list that outgrew inline left its first entries here
 	switch {
 	case cap(s.list) > pooledSetCap:
 		s.list = nil

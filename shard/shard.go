@@ -61,8 +61,9 @@ type Shard[V any] struct {
 	now       func() int64 // wall clock for TTLs, Unix nanoseconds
 	reason    Reason       // why the last validation failed
 	yields    int          // receive's current idle yield budget
-	// txnWaiting: the last batch served a transaction that has more rounds
-	// to come (see receive).
+	// txnWaiting: the last batch served part of a cross-shard exchange (a
+	// fanned-out read or a 2PC phase) while contention was low, so receive
+	// yields before parking.
 	txnWaiting bool
 	contention float64 // see noteVote
 }
@@ -455,8 +456,8 @@ func (s *Shard[V]) commitOne(r *Request[V]) {
 		r.Err = s.checkWriteLocks(r, false)
 	} else {
 		r.Err = s.validate(r)
+		s.noteVote(r.Err != nil) // blind autocommit writes are not transactions
 	}
-	s.noteVote(r.Err != nil)
 	if r.Err != nil {
 		s.stats.Conflicts++
 		s.stats.ConflictsBy[s.reason]++

@@ -60,6 +60,7 @@ type Request struct {
 	expect [2]int64
 	set    [2]int64
 	ok     bool // opTxOne, opPrepare: the vote
+	fanout bool // opBalGet: sent beside a read on another shard
 }
 
 // NewRequest returns a reusable request with its own reply channel.
@@ -100,8 +101,10 @@ func serve(inbox <-chan *Request) {
 	idle := idlePolicy{yields: maxIdleYields}
 	for {
 		r := idle.receive(inbox)
-		// Like the engine, stay runnable for a transfer's next message.
-		idle.txnWaiting = r.op == opBalGet || r.op >= opTxOne
+		// Like the engine: stay runnable after a message of a cross-shard
+		// exchange, unless validations keep voting no.
+		idle.txnWaiting = (r.op == opBalGet && r.fanout) || r.op >= opPrepare
+		idle.txnWaiting = idle.txnWaiting && idle.contention < maxYieldContention
 		switch r.op {
 		case opGet:
 			r.val, r.found = st.m[r.key]
@@ -122,8 +125,11 @@ func serve(inbox <-chan *Request) {
 			if r.ok = st.check(r); r.ok {
 				st.apply(r)
 			}
+			idle.noteVote(!r.ok)
 		case opPrepare:
-			if r.ok = st.check(r); r.ok {
+			r.ok = st.check(r)
+			idle.noteVote(!r.ok)
+			if r.ok {
 				for i := range r.n {
 					st.locked[r.keys[i]] = r
 				}
@@ -140,17 +146,27 @@ func serve(inbox <-chan *Request) {
 
 // idlePolicy is the engine shard's receive (shard.Shard.receive, which
 // says why), so that the floor keeps the engine's shape when idle too: after
-// a message of a multi-message exchange, yield the processor a bounded,
-// adaptive number of times before parking on the inbox.
+// a message of a cross-shard exchange (a fanned-out read, a prepare, commit
+// or abort), and while few validations vote no, yield the processor a
+// bounded, adaptive number of times before parking on the inbox.
 type idlePolicy struct {
 	yields     int
 	txnWaiting bool
+	contention float64
 }
 
 const (
-	maxIdleYields    = 16
-	maxIdleYieldTime = 50 * time.Microsecond
+	maxIdleYields      = 16
+	maxIdleYieldTime   = 50 * time.Microsecond
+	maxYieldContention = 0.002
 )
+
+func (p *idlePolicy) noteVote(no bool) {
+	p.contention -= p.contention / 256
+	if no {
+		p.contention += 1.0 / 256
+	}
+}
 
 func (p *idlePolicy) receive(inbox <-chan *Request) *Request {
 	if !p.txnWaiting {
@@ -263,6 +279,7 @@ func (s *Store) Transfer(rs *[3]*Request, from, to string, amount int64) int {
 		// Both reads at once, as FluxMap's adapter issues them (GetMany).
 		ra, rb := rs[1], rs[2]
 		ra.op, ra.key, rb.op, rb.key = opBalGet, from, opBalGet, to
+		ra.fanout, rb.fanout = fs != ts, fs != ts
 		s.inboxes[fs] <- ra
 		s.inboxes[ts] <- rb
 		<-ra.done
