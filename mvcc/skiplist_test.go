@@ -280,7 +280,7 @@ func chain(t *testing.T, tss ...uint64) *Node[uint64] {
 	l := NewList[uint64](0.25, 1)
 	n := l.Upsert("k")
 	for _, ts := range tss {
-		n.Install(ts, ts*10, ts%3 == 0)
+		n.Install(ts, ts*10, ts%3 == 0, 0)
 	}
 	return n
 }
@@ -301,10 +301,10 @@ func TestVersionChain(t *testing.T) {
 	require.Zero(t, n.Versions())
 	require.Nil(t, n.At(100))
 
-	n.Install(10, "v10", false)
-	n.Install(20, "v20", false)
-	n.Install(30, "", true)
-	n.Install(40, "v40", false)
+	n.Install(10, "v10", false, 0)
+	n.Install(20, "v20", false, 0)
+	n.Install(30, "", true, 0)
+	n.Install(40, "v40", false, 0)
 	require.Equal(t, 4, n.Versions())
 	require.Equal(t, uint64(40), n.NewestTS())
 	require.Equal(t, "v40", n.Newest().Value)
@@ -335,7 +335,7 @@ func TestVersionChain(t *testing.T) {
 		require.NotNil(t, v, "At(%d)", c.ts)
 		require.Equal(t, c.wantTS, v.TS, "At(%d)", c.ts)
 		require.Equal(t, c.wantValue, v.Value, "At(%d)", c.ts)
-		require.Equal(t, c.tombstone, v.Tombstone, "At(%d)", c.ts)
+		require.Equal(t, c.tombstone, v.Tombstone(), "At(%d)", c.ts)
 	}
 
 	// Newest first, strictly decreasing timestamps.
@@ -366,19 +366,22 @@ func TestPrune(t *testing.T) {
 	for _, c := range cases {
 		t.Run(fmt.Sprint(c.horizon), func(t *testing.T) {
 			n := chain(t, 10, 20, 30, 40)
-			dropped := n.Prune(c.horizon)
+			dropped, _ := n.Prune(c.horizon)
 			require.Equal(t, 4-len(c.keep), dropped)
 			require.Equal(t, len(c.keep), n.Versions())
 			require.Equal(t, c.keep, chainTS(n))
 			// Pruning again at the same horizon is a no-op.
-			require.Zero(t, n.Prune(c.horizon))
+			again, _ := n.Prune(c.horizon)
+			require.Zero(t, again)
 			require.Equal(t, c.keep, chainTS(n))
 		})
 	}
 
 	t.Run("empty", func(t *testing.T) {
 		n := chain(t)
-		require.Zero(t, n.Prune(100))
+		dropped, charge := n.Prune(100)
+		require.Zero(t, dropped)
+		require.Zero(t, charge)
 		require.Nil(t, n.Newest())
 	})
 }
@@ -402,7 +405,7 @@ func TestPruneRandomized(t *testing.T) {
 		for r := horizon; r <= maxTS; r++ {
 			before[r] = n.At(r)
 		}
-		dropped := n.Prune(horizon)
+		dropped, _ := n.Prune(horizon)
 		require.Equal(t, len(tss)-dropped, n.Versions())
 		require.Len(t, chainTS(n), n.Versions())
 		for r := horizon; r <= maxTS; r++ {
@@ -435,8 +438,9 @@ func TestUnused(t *testing.T) {
 	require.False(t, n.Unused())
 	n.ReadLocks = 0
 
-	n.Install(1, 0, true) // even a tombstone is a version someone may read
+	n.Install(1, 0, true, 0) // even a tombstone is a version someone may read
 	require.False(t, n.Unused())
-	require.Zero(t, n.Prune(5), "the newest version is always kept")
+	dropped, _ := n.Prune(5)
+	require.Zero(t, dropped, "the newest version is always kept")
 	require.False(t, n.Unused())
 }

@@ -92,8 +92,8 @@ func (s *Shard[V]) charge(n *mvcc.Node[V], w *Write[V]) {
 		m.bytes += int64(n.Charge)
 	}
 	n.Epoch = m.epoch
-	c := min(m.versionCost(n.Key(), w), 1<<31-1)
-	n.Newest().Size = int32(c)
+	c := m.versionCost(n.Key(), w)
+	n.SetCharge(c)
 	m.bytes += c
 	if m.tracker != nil {
 		if w.Tombstone {
@@ -111,17 +111,11 @@ func (s *Shard[V]) touch(n *mvcc.Node[V]) {
 	}
 }
 
-// releaseVersion un-charges one version (vacuum dropped it).
-func (s *Shard[V]) releaseVersion(v *mvcc.Version[V]) {
-	s.mem.bytes -= int64(v.Size)
-	v.Size = 0
-}
-
 // releaseNode un-charges n and all its versions: the node is being unlinked
 // or evicted, so it counts as freed now even if a snapshot still pins old
 // versions until vacuum drops them.
 func (s *Shard[V]) releaseNode(n *mvcc.Node[V]) {
-	n.Each(s.releaseVersion)
+	s.mem.bytes -= n.ReleaseCharges()
 	s.mem.bytes -= int64(n.Charge)
 	n.Charge = 0
 	if s.mem.tracker != nil {

@@ -138,8 +138,7 @@ func (s *Shard[V]) WALSize() int64 {
 // SetMemory).
 func (s *Shard[V]) Load(key string, ts uint64, value V, expiry int64) {
 	n := s.list.Upsert(key)
-	n.Install(ts, value, false)
-	n.Newest().Expiry = expiry
+	n.Install(ts, value, false, expiry)
 	s.charge(n, &Write[V]{Key: key, Value: value, Expiry: expiry})
 	s.stats.Keys++
 	s.stats.Versions++
@@ -414,8 +413,8 @@ func (s *Shard[V]) get(r *Request[V]) {
 		}
 		var res ReadResult[V]
 		if n := s.list.Find(k); n != nil {
-			if v := n.At(r.TS); v != nil && !v.Tombstone {
-				if v.Expiry != 0 && now == 0 {
+			if v := n.At(r.TS); v != nil && !v.Tombstone() {
+				if v.Expiry() != 0 && now == 0 {
 					now = s.now()
 				}
 				if v.LiveAt(now) {
@@ -446,7 +445,7 @@ func (s *Shard[V]) scan(r *Request[V]) {
 		}
 		budget--
 		if v := n.At(r.TS); v != nil && v.LiveAt(now) {
-			r.Entries = append(r.Entries, KV[V]{Key: n.Key(), Value: v.Value, Expiry: v.Expiry})
+			r.Entries = append(r.Entries, KV[V]{Key: n.Key(), Value: v.Value, Expiry: v.Expiry()})
 		}
 	}
 }
@@ -530,7 +529,7 @@ func (s *Shard[V]) install(r *Request[V], ts uint64) {
 			if n == nil {
 				continue
 			}
-			if v := n.Newest(); v == nil || v.Tombstone {
+			if v := n.Newest(); v == nil || v.Tombstone() {
 				continue
 			}
 		}
@@ -541,8 +540,7 @@ func (s *Shard[V]) install(r *Request[V], ts uint64) {
 		if fresh {
 			s.stats.Keys++
 		}
-		n.Install(ts, w.Value, w.Tombstone)
-		n.Newest().Expiry = w.Expiry
+		n.Install(ts, w.Value, w.Tombstone, w.Expiry)
 		s.charge(n, w)
 		s.stats.Versions++
 	}

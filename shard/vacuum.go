@@ -39,7 +39,7 @@ func (s *Shard[V]) vacuumSlice() {
 	for i := 0; n != nil && i < vacuumSlice; i++ {
 		next := n.Next()
 		s.vacuumNode(n, t)
-		if v := n.Newest(); v != nil && !v.Tombstone && v.Expiry != 0 && now >= v.Expiry &&
+		if v := n.Newest(); v != nil && !v.Tombstone() && v.Expiry() != 0 && now >= v.Expiry() &&
 			n.WriteLock == 0 && n.ReadLocks == 0 && !s.inLockedRange(n.Key()) &&
 			s.mem.internal.Load() < maxInternalInFlight {
 			// An expired value becomes a committed delete, so transactions
@@ -73,13 +73,14 @@ func (s *Shard[V]) vacuumSlice() {
 }
 
 func (s *Shard[V]) vacuumNode(n *mvcc.Node[V], t *vacuumTask[V]) {
-	if dropped := n.PruneFunc(t.horizon, s.releaseVersion); dropped > 0 {
+	if dropped, charge := n.Prune(t.horizon); dropped > 0 {
+		s.mem.bytes -= charge
 		t.counts.Versions += uint64(dropped)
 		s.stats.Vacuum.Versions += uint64(dropped)
 		s.stats.Versions -= dropped
 	}
 	v := n.Newest()
-	if v == nil || !v.Tombstone || v.TS > t.horizon || n.WriteLock != 0 || n.ReadLocks != 0 {
+	if v == nil || !v.Tombstone() || v.TS > t.horizon || n.WriteLock != 0 || n.ReadLocks != 0 {
 		return
 	}
 	s.releaseNode(n)
