@@ -17,8 +17,10 @@ type Version[V any] struct {
 	charge int64
 	// expiry is the wall-clock deadline (Unix nanoseconds) after which the
 	// value reads as absent, 0 for none, or tombstone for a delete (a
-	// tombstone has no deadline, so the flag costs no field of its own and
-	// the struct stays as small as before charge grew to 64 bits).
+	// tombstone has no deadline, so the flag costs no field of its own: for
+	// values of 8 bytes or more the struct is as small as it was with a
+	// 32-bit charge and a separate flag; for 1- and 2-byte values it grew
+	// by 8 bytes).
 	expiry int64
 	older  *Version[V]
 }
