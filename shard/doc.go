@@ -21,9 +21,9 @@
 // When its inbox is empty the shard parks on it, except right after
 // serving part of a cross-shard transaction in memory while few
 // validations vote no: then it yields its processor a bounded, adaptive
-// number of times first (receive explains the measurements), so the
-// transaction's next round finds it runnable and both processors of a
-// small machine stay busy. DESIGN.md says nothing of
+// number of times first (package internal/idle explains the measurements),
+// so the transaction's next round finds it runnable and both processors of
+// a small machine stay busy. DESIGN.md says nothing of
 // how a shard waits; this changes no invariant, only when it looks again.
 //
 // # Validation

@@ -24,7 +24,6 @@ func TestReceiveAfterCrossShardIdle(t *testing.T) {
 		require.True(t, found)
 		require.Equal(t, "v", v)
 	}
-
 }
 
 func TestCrossShardRequests(t *testing.T) {
@@ -43,31 +42,5 @@ func TestCrossShardRequests(t *testing.T) {
 		{"scan", &Request[string]{Kind: KindScan}, false},
 	} {
 		require.Equal(t, tc.want, tc.r.crossShard(), tc.name)
-	}
-}
-
-// One no vote keeps a shard off yields for well over a hundred votes, and a
-// steady few percent of no votes keeps it off for good.
-func TestContentionAverage(t *testing.T) {
-	var s Shard[string]
-	for range 10_000 {
-		s.noteVote(false)
-	}
-	require.Less(t, s.contention, maxYieldContention)
-	s.noteVote(true)
-	for i := 0; i < 150; i++ {
-		require.GreaterOrEqual(t, s.contention, maxYieldContention, "after %d yes votes", i)
-		s.noteVote(false)
-	}
-	for range 2_000 {
-		s.noteVote(false)
-	}
-	require.Less(t, s.contention, maxYieldContention, "it decays once conflicts stop")
-
-	for i := range 20_000 { // 3% no votes
-		s.noteVote(i%33 == 0)
-		if i > 1_000 {
-			require.GreaterOrEqual(t, s.contention, maxYieldContention, "vote %d", i)
-		}
 	}
 }

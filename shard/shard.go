@@ -1,12 +1,12 @@
 package shard
 
 import (
-	"runtime"
 	"time"
 	"unsafe"
 
 	"github.com/fluxmap/fluxmap/internal/errs"
 	"github.com/fluxmap/fluxmap/internal/faults"
+	"github.com/fluxmap/fluxmap/internal/idle"
 	"github.com/fluxmap/fluxmap/mvcc"
 )
 
@@ -60,12 +60,7 @@ type Shard[V any] struct {
 	mem       *memState[V]
 	now       func() int64 // wall clock for TTLs, Unix nanoseconds
 	reason    Reason       // why the last validation failed
-	yields    int          // receive's current idle yield budget
-	// txnWaiting: the last batch served part of a cross-shard exchange (a
-	// fanned-out read or a 2PC phase) while contention was low, so receive
-	// yields before parking.
-	txnWaiting bool
-	contention float64 // see noteVote
+	idle      idle.Policy  // how the loop waits for its next request
 }
 
 type dirtyWrite[V any] struct {
@@ -117,7 +112,7 @@ func New[V any](cfg Config, d *Durability[V]) *Shard[V] {
 		batch:  make([]*Request[V], 0, maxBatch),
 		mem:    newMemState(Memory[V]{ValueSize: func(string, V) int64 { return 0 }}),
 		now:    func() int64 { return time.Now().UnixNano() },
-		yields: maxIdleYields,
+		idle:   idle.New(),
 	}
 	if d != nil {
 		s.wal = newWALWriter(d, cfg.Clock, cfg.ID)
@@ -201,7 +196,7 @@ func (s *Shard[V]) Run() {
 				continue
 			}
 		} else {
-			s.batch = append(s.batch[:0], s.receive())
+			s.batch = append(s.batch[:0], idle.Receive(&s.idle, s.inbox))
 		}
 	drain:
 		for len(s.batch) < maxBatch {
@@ -232,85 +227,11 @@ func (s *Shard[V]) Run() {
 		if stopping {
 			return
 		}
-		s.txnWaiting = inTxn && s.wal == nil && s.contention < maxYieldContention
+		// A durable shard always parks: the WAL's group commit wants its
+		// batches whole (Full-durability bank lost a third with yields).
+		s.idle.Served(inTxn && s.wal == nil)
 	}
 }
-
-// maxIdleYields bounds how many times an idle shard yields its processor,
-// looking at its inbox after each, before it parks on the inbox.
-const maxIdleYields = 16
-
-// maxIdleYieldTime bounds the time an idle shard spends yielding.
-const maxIdleYieldTime = 50 * time.Microsecond
-
-// receive returns the next request, waiting for one.
-//
-// Normally it parks on the inbox, and the next sender readies the shard
-// into its own P's runnext slot: for one-hop operations (autocommit reads
-// and writes, a single-shard transaction) that ping-pong is the fastest
-// exchange there is. A transaction that spans shards is different: its
-// caller sends to several shards and waits for all of them, so the shard
-// readied second pushes the first out of runnext to wait in the run queue,
-// and with the other P asleep (waking it is a futex away, slower still on
-// a VM) the exchange runs on one core. Measured on 2 cores: bank throughput
-// was the same with GOMAXPROCS=1 as with 2, p99.9 was 2-4 ms, and the floor
-// store, which has no engine at all, behaved the same.
-//
-// So after a batch that served part of a cross-shard transaction
-// (txnWaiting), an idle shard first yields (runtime.Gosched) and looks at
-// its inbox again, up to s.yields times: it stays runnable without holding
-// a P from anyone, the clients on its P run and queue their next messages,
-// and the processors stay awake. That took the in-memory bank from ~250k to
-// ~320k transfers/s on 2 cores, p99.9 from ~2.5 ms to ~200 µs, the floor's
-// bank by 40%, and changed no one-hop workload.
-//
-// Bounds, so an idle shard costs next to nothing: a yield round that finds
-// no request halves the budget (down to 1; one that finds one restores
-// maxIdleYields), a round stops after maxIdleYieldTime (a late yield means
-// the P had other goroutines to run, and parking lets the next sender ready
-// the shard directly), and txnWaiting is off under durability (the WAL's
-// group commit wants the shard's batches whole: Full-durability bank lost a
-// third with yields) and while validations keep voting no (noteVote).
-func (s *Shard[V]) receive() *Request[V] {
-	if !s.txnWaiting {
-		return <-s.inbox
-	}
-	var start time.Time
-	for i := range s.yields {
-		select {
-		case r := <-s.inbox:
-			s.yields = maxIdleYields
-			return r
-		default:
-		}
-		if i == 0 {
-			start = time.Now()
-		} else if time.Since(start) > maxIdleYieldTime {
-			break
-		}
-		runtime.Gosched()
-	}
-	s.yields = max(1, s.yields/2)
-	return <-s.inbox
-}
-
-// noteVote folds one validation's outcome into s.contention, a moving
-// average of the share of validations that voted no. With a weight of
-// 1/256 one no vote lifts it above maxYieldContention for ~170 votes, so a
-// shard that sees even a few percent of conflicts stays above it.
-func (s *Shard[V]) noteVote(no bool) {
-	s.contention -= s.contention / 256
-	if no {
-		s.contention += 1.0 / 256
-	}
-}
-
-// maxYieldContention is the share of no votes above which an idle shard
-// parks at once even mid-transaction: under contention, running more
-// transactions' rounds in parallel mostly makes more of them conflict
-// (measured: the hot-spot bank went from 14% to 43% aborts and lost a
-// quarter of its throughput), while parking keeps exchanges short.
-const maxYieldContention = 0.002
 
 func reply[V any](r *Request[V]) { r.done <- struct{}{} }
 
@@ -455,7 +376,7 @@ func (s *Shard[V]) commitOne(r *Request[V]) {
 		r.Err = s.checkWriteLocks(r, false)
 	} else {
 		r.Err = s.validate(r)
-		s.noteVote(r.Err != nil) // blind autocommit writes are not transactions
+		s.idle.NoteVote(r.Err != nil) // blind autocommit writes are not transactions
 	}
 	if r.Err != nil {
 		s.stats.Conflicts++
@@ -486,7 +407,7 @@ func (s *Shard[V]) commitOne(r *Request[V]) {
 
 func (s *Shard[V]) prepare(r *Request[V]) {
 	r.Err = s.validate(r)
-	s.noteVote(r.Err != nil)
+	s.idle.NoteVote(r.Err != nil)
 	if r.Err != nil {
 		s.stats.Conflicts++
 		s.stats.ConflictsBy[s.reason]++

@@ -14,13 +14,12 @@ package floor
 
 import (
 	"context"
-	"runtime"
 	"sync"
-	"time"
 
 	"github.com/cespare/xxhash/v2"
 
 	"github.com/fluxmap/fluxmap/coordinator"
+	"github.com/fluxmap/fluxmap/internal/idle"
 )
 
 type op uint8
@@ -98,13 +97,11 @@ type shardState struct {
 // the engine's shard it receives from its inbox alone; Close sends opStop.
 func serve(inbox <-chan *Request) {
 	st := shardState{m: map[string][]byte{}, bal: map[string]int64{}, locked: map[string]*Request{}}
-	idle := idlePolicy{yields: maxIdleYields}
+	// The engine shard's idle policy (package internal/idle), so that the
+	// floor keeps the engine's shape when idle too.
+	wait := idle.New()
 	for {
-		r := idle.receive(inbox)
-		// Like the engine: stay runnable after a message of a cross-shard
-		// exchange, unless validations keep voting no.
-		idle.txnWaiting = (r.op == opBalGet && r.fanout) || r.op >= opPrepare
-		idle.txnWaiting = idle.txnWaiting && idle.contention < maxYieldContention
+		r := idle.Receive(&wait, inbox)
 		switch r.op {
 		case opGet:
 			r.val, r.found = st.m[r.key]
@@ -125,10 +122,10 @@ func serve(inbox <-chan *Request) {
 			if r.ok = st.check(r); r.ok {
 				st.apply(r)
 			}
-			idle.noteVote(!r.ok)
+			wait.NoteVote(!r.ok)
 		case opPrepare:
 			r.ok = st.check(r)
-			idle.noteVote(!r.ok)
+			wait.NoteVote(!r.ok)
 			if r.ok {
 				for i := range r.n {
 					st.locked[r.keys[i]] = r
@@ -140,55 +137,11 @@ func serve(inbox <-chan *Request) {
 		case opAbort:
 			st.unlock(r)
 		}
+		// After this message's vote, as the engine decides after its batch;
+		// before the reply, after which r is the caller's again.
+		wait.Served((r.op == opBalGet && r.fanout) || r.op >= opPrepare)
 		r.done <- struct{}{}
 	}
-}
-
-// idlePolicy is the engine shard's receive (shard.Shard.receive, which
-// says why), so that the floor keeps the engine's shape when idle too: after
-// a message of a cross-shard exchange (a fanned-out read, a prepare, commit
-// or abort), and while few validations vote no, yield the processor a
-// bounded, adaptive number of times before parking on the inbox.
-type idlePolicy struct {
-	yields     int
-	txnWaiting bool
-	contention float64
-}
-
-const (
-	maxIdleYields      = 16
-	maxIdleYieldTime   = 50 * time.Microsecond
-	maxYieldContention = 0.002
-)
-
-func (p *idlePolicy) noteVote(no bool) {
-	p.contention -= p.contention / 256
-	if no {
-		p.contention += 1.0 / 256
-	}
-}
-
-func (p *idlePolicy) receive(inbox <-chan *Request) *Request {
-	if !p.txnWaiting {
-		return <-inbox
-	}
-	var start time.Time
-	for i := range p.yields {
-		select {
-		case r := <-inbox:
-			p.yields = maxIdleYields
-			return r
-		default:
-		}
-		if i == 0 {
-			start = time.Now()
-		} else if time.Since(start) > maxIdleYieldTime {
-			break
-		}
-		runtime.Gosched()
-	}
-	p.yields = max(1, p.yields/2)
-	return <-inbox
 }
 
 // check is the floor's whole validation: no other transfer holds a key and
