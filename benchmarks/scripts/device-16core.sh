@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# device-16core.sh: the performance issue's 16-core measurements in one
+# short script, for a session that is lent the 16-core device machine.
+#
+# Build the static binary first, on the development machine, and carry it:
+#   (cd benchmarks && CGO_ENABLED=0 go build -o fluxbench ./cmd/fluxbench)
+# Then, on the device, from the repository root (about 3 minutes):
+#   OUT=$OUT benchmarks/scripts/device-16core.sh
+# Output: $OUT/16core.txt (everything printed), $OUT/sweep.csv, $OUT/sweep.png.
+# DURATION (default 3s) and REPEAT (default 3) shorten a trial run.
+set -euo pipefail
+
+bin=${BIN:-benchmarks/fluxbench}
+out=${OUT:-.}
+dur=${DURATION:-3s}
+rep=${REPEAT:-3}
+mkdir -p "$out"
+log="$out/16core.txt"
+
+{
+	echo "## machine"
+	date -u
+	nproc
+	grep -m1 'model name' /proc/cpuinfo || true
+	uptime
+
+	# Targets: point get at 16 clients >= 10x badger; bank >= 10x badger's
+	# 2r2w; the engine within 2x of the floor. Medians of $rep runs.
+	echo "## gets and bank, 16 and 32 clients, default shards (GOMAXPROCS)"
+	timeout 300 "$bin" --systems fluxmap,floor,badger,buntdb --workloads ycsb-c,bank \
+		--clients 16,32 --duration "$dur" --warmup 500ms --repeat "$rep"
+
+	# Target: bank throughput at 32 clients scales >= 6x from 1 to 16 shards.
+	echo "## bank, 32 clients, shards 1..16"
+	timeout 240 "$bin" --systems fluxmap,floor --workloads bank --shards 1,2,4,8,16 \
+		--clients 32 --duration "$dur" --warmup 500ms \
+		--csv "$out/sweep.csv" --plot "$out/sweep.png"
+} 2>&1 | tee "$log"
