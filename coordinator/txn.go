@@ -129,11 +129,9 @@ func (s *keyedList[T]) add(e T, key string, keyOf func(*T) string) (int, bool) {
 func (s *keyedList[T]) reset() {
 	clear(s.list)
 	clear(s.inline[:]) // a list that outgrew inline left its first entries here
-	switch {
-	case cap(s.list) > pooledSetCap:
+	s.list = s.list[:0]
+	if cap(s.list) > pooledSetCap {
 		s.list = nil
-	default:
-		s.list = s.list[:0]
 	}
 	s.idx = nil
 }
