@@ -660,3 +660,90 @@ func TestLifecycleBytesCopied(t *testing.T) {
 	require.True(t, ok)
 	require.Equal(t, []byte("v2"), got)
 }
+
+// Transactions whose contexts are cancelled while they run or commit (so
+// the context's goroutine may roll them back) must never disturb the
+// pooled state of the transactions that follow: money is conserved, and
+// every transfer either commits whole or not at all.
+func TestLifecycleCancelRacesPooledTxns(t *testing.T) {
+	const accounts, start, workers, rounds = 16, 100, 8, 300
+	db := newStringDB(t, 4)
+	acct := func(i int) string { return fmt.Sprintf("a%02d", i) }
+	for i := range accounts {
+		dbInsert(t, db, acct(i), start)
+	}
+	errs := make(chan error, workers)
+	for w := range workers {
+		go func() {
+			errs <- func() error {
+				for i := range rounds {
+					from, to := acct((w+i)%accounts), acct((w+3*i+1)%accounts)
+					if from == to {
+						continue
+					}
+					ctx, cancel := context.WithCancel(context.Background())
+					tx, err := db.Begin(ctx)
+					if err != nil {
+						cancel()
+						return err
+					}
+					if i%2 == 0 {
+						go cancel() // races with everything below
+					}
+					err = transferIn(tx, from, to)
+					if err == nil {
+						err = tx.Commit()
+					} else {
+						_ = tx.Rollback()
+					}
+					if i%3 == 0 {
+						cancel() // after the end: the context hook must be gone
+					}
+					switch {
+					case err == nil, errors.Is(err, fluxmap.ErrConflict),
+						errors.Is(err, context.Canceled), errors.Is(err, fluxmap.ErrTxnDone):
+					default:
+						cancel()
+						return fmt.Errorf("round %d: %w", i, err)
+					}
+					cancel()
+					// A fresh transaction right after, likely on the state the
+					// last one released.
+					if err := db.Transaction(context.Background(), func(tx *fluxmap.Tx[string, int64]) error {
+						return transferIn(tx, to, from)
+					}); err != nil {
+						return fmt.Errorf("round %d, follow-up: %w", i, err)
+					}
+				}
+				return nil
+			}()
+		}()
+	}
+	for range workers {
+		require.NoError(t, <-errs)
+	}
+	var total int64
+	for i := range accounts {
+		v, ok, err := db.Get(context.Background(), acct(i))
+		require.NoError(t, err)
+		require.True(t, ok)
+		total += v
+	}
+	require.Equal(t, int64(accounts*start), total, "money is conserved")
+}
+
+// transferIn moves 1 from one account to another inside tx.
+func transferIn(tx *fluxmap.Tx[string, int64], from, to string) error {
+	fb, _, err := tx.Get(from)
+	if err != nil {
+		return err
+	}
+	tb, _, err := tx.Get(to)
+	if err != nil {
+		return err
+	}
+	if err := tx.Insert(from, fb-1); err != nil {
+		return err
+	}
+	return tx.Insert(to, tb+1)
+}
