@@ -108,7 +108,8 @@ type Request[V any] struct {
 	// are released at once and it counts in the eviction statistics.
 	Evict bool
 	// Fanout marks a KindGet sent together with requests to other shards
-	// (Txn.GetMany); see Shard.receive.
+	// (Txn.GetMany), so the shard waits for the next round as package
+	// internal/idle describes.
 	Fanout bool
 	// Latest marks an autocommit read: it may be served at a later
 	// timestamp than TS (the shard's vacuum floor), which a single-key read
