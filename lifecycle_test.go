@@ -732,18 +732,16 @@ func TestLifecycleCancelRacesPooledTxns(t *testing.T) {
 	require.Equal(t, int64(accounts*start), total, "money is conserved")
 }
 
-// transferIn moves 1 from one account to another inside tx.
+// transferIn moves 1 from one account to another inside tx, reading both
+// with one GetMany (a fanned-out read when they live on different shards).
 func transferIn(tx *fluxmap.Tx[string, int64], from, to string) error {
-	fb, _, err := tx.Get(from)
-	if err != nil {
+	var bal [2]int64
+	var found [2]bool
+	if err := tx.GetMany([]string{from, to}, bal[:], found[:]); err != nil {
 		return err
 	}
-	tb, _, err := tx.Get(to)
-	if err != nil {
+	if err := tx.Insert(from, bal[0]-1); err != nil {
 		return err
 	}
-	if err := tx.Insert(from, fb-1); err != nil {
-		return err
-	}
-	return tx.Insert(to, tb+1)
+	return tx.Insert(to, bal[1]+1)
 }
