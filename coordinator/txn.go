@@ -217,7 +217,7 @@ func (t *Txn[V]) getManyRound(keys []string, out []shard.ReadResult[V]) error {
 	if len(keys) > len(toBuf) {
 		to = make([]int, len(keys))
 	}
-	g := -1
+	g, fanout := -1, 0 // fanout: how many shards are asked
 	for i, k := range keys {
 		if j := t.writes.find(k); j >= 0 {
 			w := &t.writes.list[j]
@@ -237,17 +237,12 @@ func (t *Txn[V]) getManyRound(keys []string, out []shard.ReadResult[V]) error {
 			r := t.c.getReq()
 			r.Kind, r.TS = shard.KindGet, t.snap.TS
 			reqs[sh] = r
+			fanout++
 		}
 		reqs[sh].Keys = append(reqs[sh].Keys, k)
 	}
 	if g < 0 {
 		return nil // every key was in the write set
-	}
-	fanout := 0
-	for _, r := range reqs[:n] {
-		if r != nil {
-			fanout++
-		}
 	}
 	for sh, r := range reqs[:n] {
 		if r != nil {

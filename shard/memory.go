@@ -124,7 +124,8 @@ func (s *Shard[V]) releaseNode(n *mvcc.Node[V]) {
 }
 
 // checkRoom refuses r under the Reject policy if its writes would take the
-// shard over its budget. Nothing has been applied when it refuses.
+// shard over its budget. Nothing has been applied when it refuses. Call it
+// after validation, which recorded the write keys' nodes.
 func (s *Shard[V]) checkRoom(r *Request[V]) error {
 	m := s.mem
 	if m.cfg.Budget <= 0 || m.cfg.Policy != evict.Reject {
@@ -137,7 +138,7 @@ func (s *Shard[V]) checkRoom(r *Request[V]) error {
 			continue
 		}
 		add += m.versionCost(w.Key, w)
-		if n := s.list.Find(w.Key); n == nil || n.Charge == 0 {
+		if n := s.writeNode(r, i); n == nil || n.Charge == 0 {
 			add += m.nodeBase + int64(len(w.Key))
 		}
 	}
