@@ -4,9 +4,10 @@
 #
 # Build the static binary first, on the development machine, and carry it:
 #   (cd benchmarks && CGO_ENABLED=0 go build -o fluxbench ./cmd/fluxbench)
-# Then, on the device, from the repository root (about 3 minutes):
+# Then, on the device, from the repository root (about 3.5 minutes):
 #   OUT=$OUT benchmarks/scripts/device-16core.sh
-# Output: $OUT/16core.txt (everything printed), $OUT/sweep.csv, $OUT/sweep.png.
+# Output: $OUT/16core.txt (everything printed), $OUT/sweep.csv, $OUT/sweep.png,
+# CPU profiles $OUT/get-fluxmap.prof, $OUT/get-floor.prof, $OUT/bank-fluxmap.prof.
 # DURATION (default 3s) and REPEAT (default 3) shorten a trial run.
 set -euo pipefail
 
@@ -35,4 +36,17 @@ log="$out/16core.txt"
 	timeout 240 "$bin" --systems fluxmap,floor --workloads bank --shards 1,2,4,8,16 \
 		--clients 32 --duration "$dur" --warmup 500ms \
 		--csv "$out/sweep.csv" --plot "$out/sweep.png"
+
+	# Diagnostics for whoever reads the numbers above: where a point get's
+	# CPU goes on 16 cores, in the engine and in the floor (bare shard
+	# goroutines over maps), and what the scheduler does meanwhile
+	# (schedtrace: idle Ps and spinning Ms every 500 ms). A profile keeps
+	# its symbols, so `go tool pprof -top $OUT/get-fluxmap.prof` needs no binary.
+	echo "## diagnostics: point gets at 16 clients, CPU profiles and schedtrace"
+	for sys in fluxmap floor; do
+		timeout 60 "$bin" --systems "$sys" --workloads ycsb-c --clients 16 \
+			--duration "$dur" --warmup 500ms --cpuprofile "$out/get-$sys.prof"
+	done
+	GODEBUG=schedtrace=500 timeout 60 "$bin" --systems fluxmap --workloads bank \
+		--clients 32 --duration "$dur" --warmup 500ms --cpuprofile "$out/bank-fluxmap.prof"
 } 2>&1 | tee "$log"
