@@ -357,7 +357,12 @@ func recoverDir[V any](d *DurableConfig[V], n int) (rec *recovered[V], err error
 		if err := fs.MkdirAll(sdir); err != nil {
 			return err
 		}
-		if len(loads[i]) > 0 {
+		// Every shard gets a checkpoint at start, an empty one too: it is
+		// what tells the next open that every timestamp up to start is
+		// complete. Without one anywhere (all keys deleted) the next
+		// recovery would count from 0, find no record of timestamp 1, and
+		// drop every commit acknowledged in this generation.
+		if start > 0 {
 			cw, err := wal.CreateCheckpoint(fs, sdir, start)
 			if err != nil {
 				return err
