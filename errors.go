@@ -20,7 +20,8 @@ var (
 	// ErrValueTooLarge is returned for a value larger than MaxValueSize.
 	ErrValueTooLarge = errs.ErrValueTooLarge
 	// ErrTxnTooLarge is returned when a transaction buffers more than
-	// MaxTxnWrites writes.
+	// MaxTxnWrites writes, and by the Commit of a durable transaction whose
+	// WAL record on one shard would exceed 256 MiB (nothing is written).
 	ErrTxnTooLarge = errs.ErrTxnTooLarge
 	// ErrCorrupt is returned when durable data fails validation on open.
 	ErrCorrupt = errs.ErrCorrupt
@@ -35,4 +36,7 @@ var (
 	// together (for example GetMany with fewer result slots than keys);
 	// nothing was done.
 	ErrInvalidArgument = errs.ErrInvalidArgument
+	// ErrLocked is returned by Builder.Build when another open database
+	// (in this process or another) holds the directory.
+	ErrLocked = errs.ErrLocked
 )

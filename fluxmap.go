@@ -37,11 +37,23 @@ type DB[K, V any] struct {
 }
 
 func (db *DB[K, V]) check(ctx context.Context, op string) error {
+	if err := db.built(op); err != nil {
+		return err
+	}
 	if db.closed.Load() {
 		return fmt.Errorf("fluxmap: %s: %w", op, ErrClosed)
 	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("fluxmap: %s: %w", op, err)
+	}
+	return nil
+}
+
+// built refuses a DB that did not come from Builder.Build (a zero or nil
+// DB), which would otherwise panic on its first use.
+func (db *DB[K, V]) built(op string) error {
+	if db == nil || db.coord == nil {
+		return fmt.Errorf("fluxmap: %s: %w: a DB must come from Builder.Build", op, ErrInvalidArgument)
 	}
 	return nil
 }
@@ -96,7 +108,7 @@ func (db *DB[K, V]) insert(ctx context.Context, key K, val V, expiry int64) erro
 	if err != nil {
 		return err
 	}
-	if val, err = db.values.admit(val); err != nil {
+	if val, _, err = db.values.admit(val); err != nil {
 		return err
 	}
 	if _, _, err := db.coord.Write(ctx, coordinator.WriteOp[V]{Key: k, Value: val, Expiry: expiry}); err != nil {
@@ -154,6 +166,9 @@ func (db *DB[K, V]) PrefixStream(ctx context.Context, prefix K) *Stream[K, V] {
 }
 
 func (db *DB[K, V]) rangeSpan(lo, hi K) (shard.Span, error) {
+	if err := db.built("scan"); err != nil {
+		return shard.Span{}, err
+	}
 	l, err := db.keys.encode(lo)
 	if err != nil {
 		return shard.Span{}, err
@@ -166,6 +181,9 @@ func (db *DB[K, V]) rangeSpan(lo, hi K) (shard.Span, error) {
 }
 
 func (db *DB[K, V]) prefixSpan(prefix K) (shard.Span, error) {
+	if err := db.built("scan"); err != nil {
+		return shard.Span{}, err
+	}
 	p, err := db.keys.encode(prefix)
 	if err != nil {
 		return shard.Span{}, err
@@ -210,6 +228,9 @@ func (db *DB[K, V]) begin(ctx context.Context, readOnly bool) (*Tx[K, V], error)
 // fn's error is returned as is; a panic in fn propagates after the
 // snapshot is released.
 func (db *DB[K, V]) View(ctx context.Context, fn func(*Tx[K, V]) error) error {
+	if fn == nil {
+		return fmt.Errorf("fluxmap: view: %w: nil function", ErrInvalidArgument)
+	}
 	tx, err := db.begin(ctx, true)
 	if err != nil {
 		return err
@@ -223,8 +244,12 @@ func (db *DB[K, V]) View(ctx context.Context, fn func(*Tx[K, V]) error) error {
 // back and the error returned (or the panic re-raised). If the commit fails
 // with ErrConflict, fn runs again on a fresh snapshot after a jittered
 // backoff, until it commits or ctx ends; so fn must be safe to repeat and
-// should keep its effects inside the transaction.
+// should keep its effects inside the transaction. If fn commits the
+// transaction itself and that commit succeeds, Transaction returns nil.
 func (db *DB[K, V]) Transaction(ctx context.Context, fn func(*Tx[K, V]) error) error {
+	if fn == nil {
+		return fmt.Errorf("fluxmap: transaction: %w: nil function", ErrInvalidArgument)
+	}
 	for attempt := 0; ; attempt++ {
 		tx, err := db.begin(ctx, false)
 		if err != nil {
@@ -232,6 +257,9 @@ func (db *DB[K, V]) Transaction(ctx context.Context, fn func(*Tx[K, V]) error) e
 		}
 		if err := runTx(tx, fn); err != nil {
 			return err
+		}
+		if tx.state.Load() == txCommitted {
+			return nil // fn committed it itself
 		}
 		err = tx.Commit()
 		if err == nil || !isConflict(err) {
@@ -263,6 +291,9 @@ func runTx[K, V any](tx *Tx[K, V], fn func(*Tx[K, V]) error) (err error) {
 // than once; later calls return nil. It returns an error wrapping
 // ErrPoisoned if a write or fsync failed while the database was open.
 func (db *DB[K, V]) Close() error {
+	if err := db.built("close"); err != nil {
+		return err
+	}
 	if db.closed.CompareAndSwap(false, true) {
 		return db.coord.Close()
 	}

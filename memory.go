@@ -3,6 +3,7 @@ package fluxmap
 import (
 	"context"
 	"fmt"
+	"math"
 	"time"
 	"unsafe"
 
@@ -122,6 +123,9 @@ func (b *Builder[K, V]) memoryConfig(keys *keyEncoder[K]) shard.Memory[V] {
 // snapshots still pin included) the value's size and a version's overhead.
 // The estimate is updated after each batch a shard processes.
 func (db *DB[K, V]) MemoryInfo() MemoryInfo {
+	if db.built("memory info") != nil {
+		return MemoryInfo{}
+	}
 	return MemoryInfo{Max: db.maxMemory, Current: db.coord.MemoryUsed()}
 }
 
@@ -160,9 +164,16 @@ func (db *DB[K, V]) InsertWithTTL(ctx context.Context, key K, val V, ttl time.Du
 
 func (db *DB[K, V]) deadline(ttl time.Duration) (int64, error) {
 	if ttl <= 0 {
-		return 0, fmt.Errorf("fluxmap: insert with TTL: ttl %v is not positive", ttl)
+		return 0, fmt.Errorf("fluxmap: insert with TTL: %w: ttl %v is not positive", ErrInvalidArgument, ttl)
 	}
-	return db.now().Add(ttl).UnixNano(), nil
+	now := db.now().UnixNano()
+	d := now + int64(ttl)
+	if d < now {
+		// Past the year 2262, the last instant Unix nanoseconds can hold:
+		// as good as never, and far better than wrapping into the past.
+		d = math.MaxInt64
+	}
+	return d, nil
 }
 
 // InsertWithTTL buffers key = val with a time to live; see

@@ -193,6 +193,9 @@ func (b *Builder[K, V]) validate() error {
 		return configErr("MaxValueSize", "%d is not positive", b.maxValueSize)
 	case b.maxTxnWrites < 1:
 		return configErr("MaxTxnWrites", "%d is not positive", b.maxTxnWrites)
+	case b.durability != inMemory && int64(b.maxKeySize)+int64(b.maxValueSize)+walWriteOverhead > wal.MaxRecordSize:
+		return configErr("MaxValueSize", "a durable database logs a key and its value in one WAL record of at most %d bytes; MaxKeySize %d + MaxValueSize %d does not fit",
+			wal.MaxRecordSize, b.maxKeySize, b.maxValueSize)
 	case b.flushInterval < 0:
 		return configErr("FlushInterval", "%v is negative", b.flushInterval)
 	case b.flushCommits < 0:
@@ -385,23 +388,24 @@ func newValueRules[V any](maxSize int, durable bool, c ValueCodec[V]) valueRules
 	return r
 }
 
-// admit checks v's size and returns the value to store: a private copy for
-// []byte values, v itself otherwise.
-func (r *valueRules[V]) admit(v V) (V, error) {
+// admit checks v's size and returns the value to store (a private copy for
+// []byte values, v itself otherwise) and, in a durable database, the
+// length of its encoding in the WAL.
+func (r *valueRules[V]) admit(v V) (V, int, error) {
 	v, err := r.admitSize(v)
 	if err != nil || r.codec == nil {
-		return v, err
+		return v, 0, err
 	}
 	// A durable database logs v after it is installed; a value its codec
 	// cannot encode must be refused now, while nothing has changed.
 	enc, err := r.codec.AppendValue(nil, v)
 	if err != nil {
-		return v, fmt.Errorf("fluxmap: encoding value: %w", err)
+		return v, 0, fmt.Errorf("fluxmap: encoding value: %w: %w", ErrInvalidArgument, err)
 	}
 	if len(enc) > r.maxSize {
-		return v, fmt.Errorf("%w: encoded value is %d bytes, limit %d", ErrValueTooLarge, len(enc), r.maxSize)
+		return v, 0, fmt.Errorf("%w: encoded value is %d bytes, limit %d", ErrValueTooLarge, len(enc), r.maxSize)
 	}
-	return v, nil
+	return v, len(enc), nil
 }
 
 func (r *valueRules[V]) admitSize(v V) (V, error) {

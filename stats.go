@@ -87,6 +87,9 @@ type ShardStats struct {
 // (one round trip each, in parallel) and is safe to call concurrently.
 func (db *DB[K, V]) Stats() (Stats, error) {
 	var st Stats
+	if err := db.built("stats"); err != nil {
+		return st, err
+	}
 	if db.closed.Load() {
 		return st, fmt.Errorf("fluxmap: stats: %w", ErrClosed)
 	}

@@ -81,6 +81,15 @@ func (s *Stream[K, V]) run(yield func(K, V) bool) error {
 			}
 		}
 		k, v, ok := sc.Next()
+		// A Tx stream reads at the transaction's snapshot, which ends with
+		// the transaction: by Commit or Rollback inside the loop's body, or
+		// by its context on another goroutine, possibly while Next fetched.
+		// Entries fetched after that may come from a pruned snapshot.
+		if s.tx != nil {
+			if err := s.tx.stillActive("scan"); err != nil {
+				return err
+			}
+		}
 		if !ok {
 			if err := sc.Err(); err != nil {
 				return fmt.Errorf("fluxmap: scan: %w", err)

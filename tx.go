@@ -1,14 +1,15 @@
 package fluxmap
 
 import (
+	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"sync/atomic"
 
-	"context"
-
 	"github.com/fluxmap/fluxmap/coordinator"
 	"github.com/fluxmap/fluxmap/shard"
+	"github.com/fluxmap/fluxmap/wal"
 )
 
 // Tx states. Exactly one of Commit, Rollback and the context's AfterFunc
@@ -16,9 +17,11 @@ import (
 // transaction's end, so the AfterFunc (which runs on its own goroutine)
 // never races with the owner.
 const (
-	txActive int32 = iota
-	txEnding       // Commit in progress
-	txDone
+	txActive    int32 = iota
+	txEnding          // Commit in progress
+	txCommitted       // Commit succeeded
+	txDone            // rolled back, or Commit failed
+	txAbandoned       // rolled back because its context ended
 )
 
 // Tx is a transaction. Reads see one snapshot (taken at Begin) plus the
@@ -45,22 +48,33 @@ type Tx[K, V any] struct {
 	readOnly  bool
 	state     atomic.Int32
 	stopAfter func() bool // deregisters the context hook
+	// logBytes bounds from above the WAL bytes of the writes buffered so
+	// far (durable databases); see checkLogSize.
+	logBytes int64
 }
 
 // abandon runs on the context's AfterFunc goroutine when ctx is done.
 func (tx *Tx[K, V]) abandon() {
-	if tx.state.CompareAndSwap(txActive, txDone) {
+	if tx.state.CompareAndSwap(txActive, txAbandoned) {
 		tx.t.Rollback()
 	}
 }
 
-// usable reports why tx cannot be used, if it cannot.
+// usable reports why tx cannot be used, if it cannot. A transaction that
+// has ended reports how it ended, even if its context ends later.
 func (tx *Tx[K, V]) usable(op string) error {
-	if err := tx.ctx.Err(); err != nil {
-		tx.abandon()
-		return fmt.Errorf("fluxmap: %s: transaction rolled back: %w", op, err)
+	if tx == nil || tx.db == nil {
+		return fmt.Errorf("fluxmap: %s: %w: a Tx must come from DB.Begin", op, ErrInvalidArgument)
 	}
-	if tx.state.Load() != txActive {
+	switch tx.state.Load() {
+	case txActive:
+		if err := tx.ctx.Err(); err != nil {
+			tx.abandon()
+			return fmt.Errorf("fluxmap: %s: transaction rolled back: %w", op, err)
+		}
+	case txAbandoned:
+		return fmt.Errorf("fluxmap: %s: transaction rolled back: %w", op, tx.ctx.Err())
+	default:
 		return fmt.Errorf("fluxmap: %s: %w", op, ErrTxnDone)
 	}
 	if tx.db.closed.Load() {
@@ -93,7 +107,23 @@ func (tx *Tx[K, V]) Get(key K) (V, bool, error) {
 	if err != nil {
 		return zero, false, fmt.Errorf("fluxmap: get: %w", err)
 	}
+	if err := tx.stillActive("get"); err != nil {
+		return zero, false, err
+	}
 	return v, ok, nil
+}
+
+// stillActive is checked after a read from the shards: if the transaction
+// ended meanwhile (its context, on another goroutine, released the
+// snapshot while the read was in flight), vacuum may have pruned what the
+// read needed, so the result is discarded. The state moves before the
+// snapshot is released, so a transaction still active after the read had
+// its snapshot for the whole read.
+func (tx *Tx[K, V]) stillActive(op string) error {
+	if tx.state.Load() != txActive {
+		return tx.usable(op)
+	}
+	return nil
 }
 
 // GetMany reads several keys as this transaction sees them, like calling
@@ -127,6 +157,9 @@ func (tx *Tx[K, V]) GetMany(keys []K, vals []V, found []bool) error {
 	if err := tx.t.GetMany(enc, res); err != nil {
 		return fmt.Errorf("fluxmap: get many: %w", err)
 	}
+	if err := tx.stillActive("get many"); err != nil {
+		return err
+	}
 	for i := range res {
 		vals[i], found[i] = res[i].Value, res[i].Found
 	}
@@ -147,14 +180,35 @@ func (tx *Tx[K, V]) put(key K, val V, expiry int64) error {
 	if err != nil {
 		return err
 	}
-	if val, err = tx.db.values.admit(val); err != nil {
+	val, encLen, err := tx.db.values.admit(val)
+	if err != nil {
 		return err
 	}
 	if err := tx.roomFor(k); err != nil {
 		return err
 	}
 	tx.t.PutWrite(shard.Write[V]{Key: k, Value: val, Expiry: expiry})
+	tx.logBytes += int64(walWriteOverhead + len(k) + encLen)
 	return nil
+}
+
+// walWriteOverhead bounds what a WAL record spends on one write besides its
+// key and encoded value (flags, key length, expiry and value length; see
+// wal.AppendWrite).
+const walWriteOverhead = 1 + binary.MaxVarintLen64 + 8 + 4
+
+// checkLogSize refuses, before anything is installed, a durable
+// transaction whose WAL record for some shard would exceed
+// wal.MaxRecordSize: the log would refuse it after the install, and a
+// commit that cannot be logged poisons the database. logBytes bounds the
+// whole transaction's records from above (every write ever buffered
+// counts, overwritten ones too), so the exact per-shard check, which
+// encodes every value again, runs only for transactions near the limit.
+func (tx *Tx[K, V]) checkLogSize() error {
+	if tx.logBytes <= wal.MaxRecordSize-64<<10 { // 64 KiB: room for any header
+		return nil
+	}
+	return tx.t.CheckLogSize()
 }
 
 func (tx *Tx[K, V]) roomFor(k string) error {
@@ -182,7 +236,11 @@ func (tx *Tx[K, V]) Remove(key K) (old V, existed bool, err error) {
 	if err != nil {
 		return zero, false, fmt.Errorf("fluxmap: remove: %w", err)
 	}
+	if err := tx.stillActive("remove"); err != nil {
+		return zero, false, err
+	}
 	tx.t.Put(k, zero, true)
+	tx.logBytes += int64(walWriteOverhead + len(k))
 	return old, existed, nil
 }
 
@@ -223,24 +281,12 @@ func (tx *Tx[K, V]) scan(span shard.Span) *coordinator.TxnScanner[V] {
 // transaction had already ended, or ctx's error if Begin's context is done.
 // When Commit returns nil, every later transaction sees the writes.
 func (tx *Tx[K, V]) Commit() error {
-	if err := tx.usable("commit"); err != nil {
-		return err
-	}
-	if !tx.state.CompareAndSwap(txActive, txEnding) {
-		return tx.usable("commit")
-	}
-	tx.release()
-	_, err := tx.t.Commit()
-	tx.state.Store(txDone)
-	tx.t.Recycle()
-	if err != nil {
-		return fmt.Errorf("fluxmap: commit: %w", err)
-	}
-	return nil
+	_, err := tx.commitTS()
+	return err
 }
 
 // commitTS commits like Commit and also returns the commit timestamp (0
-// for a transaction without writes). For white-box tests.
+// for a transaction without writes; white-box tests use it).
 func (tx *Tx[K, V]) commitTS() (uint64, error) {
 	if err := tx.usable("commit"); err != nil {
 		return 0, err
@@ -249,15 +295,29 @@ func (tx *Tx[K, V]) commitTS() (uint64, error) {
 		return 0, tx.usable("commit")
 	}
 	tx.release()
-	ts, err := tx.t.Commit()
-	tx.state.Store(txDone)
+	var ts uint64
+	err := tx.checkLogSize()
+	if err != nil {
+		tx.t.Rollback()
+	} else {
+		ts, err = tx.t.Commit()
+	}
+	if err != nil {
+		tx.state.Store(txDone)
+		tx.t.Recycle()
+		return 0, fmt.Errorf("fluxmap: commit: %w", err)
+	}
+	tx.state.Store(txCommitted)
 	tx.t.Recycle()
-	return ts, err
+	return ts, nil
 }
 
 // Rollback discards the transaction's writes and releases its snapshot. It
 // returns ErrTxnDone if the transaction had already ended.
 func (tx *Tx[K, V]) Rollback() error {
+	if tx == nil || tx.db == nil {
+		return fmt.Errorf("fluxmap: rollback: %w: a Tx must come from DB.Begin", ErrInvalidArgument)
+	}
 	if !tx.state.CompareAndSwap(txActive, txDone) {
 		return fmt.Errorf("fluxmap: rollback: %w", ErrTxnDone)
 	}

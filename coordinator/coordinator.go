@@ -46,9 +46,10 @@ type Coordinator[V any] struct {
 	closeOnce  sync.Once
 	closeErr   error
 
-	reqs    sync.Pool // *shard.Request[V]
-	waiters sync.Pool // *Waiter
-	txns    sync.Pool // *Txn[V], see Begin
+	now     func() int64 // wall clock for TTLs, Unix nanoseconds
+	reqs    sync.Pool    // *shard.Request[V]
+	waiters sync.Pool    // *Waiter
+	txns    sync.Pool    // *Txn[V], see Begin
 }
 
 // New recovers the durable state, if any, and starts cfg.Shards shard
@@ -57,6 +58,10 @@ func New[V any](cfg Config[V]) (*Coordinator[V], error) {
 	c := &Coordinator[V]{
 		serializable: cfg.Serializable,
 		stop:         make(chan struct{}),
+		now:          cfg.Now,
+	}
+	if c.now == nil {
+		c.now = func() int64 { return time.Now().UnixNano() }
 	}
 	var rec *recovered[V]
 	if cfg.Durable != nil {
@@ -160,6 +165,13 @@ func (c *Coordinator[V]) Oracle() *Oracle { return c.oracle }
 
 // NumShards returns the number of shards.
 func (c *Coordinator[V]) NumShards() int { return len(c.shards) }
+
+// live reports whether a buffered write reads as present: not a delete,
+// and not past its TTL deadline (a transaction sees its own expired write
+// as everyone sees it once committed: absent).
+func (c *Coordinator[V]) live(w *shard.Write[V]) bool {
+	return !w.Tombstone && (w.Expiry == 0 || c.now() < w.Expiry)
+}
 
 // ShardOf maps an encoded key to its shard: xxhash, then multiply-shift
 // onto [0, N) (no modulo bias, no division).

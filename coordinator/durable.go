@@ -1,6 +1,7 @@
 package coordinator
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -8,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/fluxmap/fluxmap/internal/errs"
 	"github.com/fluxmap/fluxmap/internal/fanout"
 	"github.com/fluxmap/fluxmap/shard"
 	"github.com/fluxmap/fluxmap/wal"
@@ -217,3 +219,39 @@ func (c *Coordinator[V]) checkpointShard(i int, ts uint64) error {
 // Poisoned returns the durability failure that poisoned the database, or
 // nil. Such an error wraps ErrPoisoned.
 func (c *Coordinator[V]) Poisoned() error { return c.oracle.Poisoned() }
+
+// CheckLogSize returns an error wrapping ErrTxnTooLarge if the WAL record
+// that some participant shard would write for t's buffered writes exceeds
+// wal.MaxRecordSize. The log refuses such a record only after the commit
+// is installed, and a commit that cannot be logged poisons the database,
+// so the caller checks first. It encodes every value once: call it only
+// when a cheap bound says the limit is near. In memory it returns nil.
+func (t *Txn[V]) CheckLogSize() error {
+	c := t.c
+	if c.durable == nil {
+		return nil
+	}
+	sizes := make([]int, len(c.shards))
+	var buf []byte
+	for i := range t.writes.list {
+		w := &t.writes.list[i]
+		var err error
+		buf, err = wal.AppendWrite(buf[:0], w.Key, w.Tombstone, w.Expiry, func(b []byte) ([]byte, error) {
+			return c.durable.cfg.Encode(b, w.Value)
+		})
+		if err != nil {
+			return fmt.Errorf("encoding value of key %q: %w: %w", w.Key, errs.ErrInvalidArgument, err)
+		}
+		sizes[c.ShardOf(w.Key)] += len(buf)
+	}
+	// A header holds the timestamp, the participants and the write count,
+	// each a uvarint.
+	header := (3 + len(c.shards)) * binary.MaxVarintLen64
+	for i, n := range sizes {
+		if n+header > wal.MaxRecordSize {
+			return fmt.Errorf("%w: its WAL record on shard %d would take at least %d bytes, the limit is %d",
+				errs.ErrTxnTooLarge, i, n, wal.MaxRecordSize)
+		}
+	}
+	return nil
+}

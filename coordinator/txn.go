@@ -167,7 +167,11 @@ func (t *Txn[V]) recordRead(key string) {
 func (t *Txn[V]) Get(key string) (V, bool, error) {
 	if i := t.writes.find(key); i >= 0 {
 		w := &t.writes.list[i]
-		return w.Value, !w.Tombstone, nil
+		if !t.c.live(w) {
+			var zero V
+			return zero, false, nil
+		}
+		return w.Value, true, nil
 	}
 	g, err := t.c.enter()
 	if err != nil {
@@ -220,8 +224,11 @@ func (t *Txn[V]) getManyRound(keys []string, out []shard.ReadResult[V]) error {
 	g, fanout := -1, 0 // fanout: how many shards are asked
 	for i, k := range keys {
 		if j := t.writes.find(k); j >= 0 {
-			w := &t.writes.list[j]
-			out[i] = shard.ReadResult[V]{Value: w.Value, Found: !w.Tombstone}
+			if w := &t.writes.list[j]; t.c.live(w) {
+				out[i] = shard.ReadResult[V]{Value: w.Value, Found: true}
+			} else {
+				out[i] = shard.ReadResult[V]{}
+			}
 			to[i] = -1
 			continue
 		}
@@ -295,6 +302,11 @@ func (t *Txn[V]) Scan(span shard.Span) *TxnScanner[V] {
 	s := &TxnScanner[V]{base: t.c.NewScanner(span, t.snap.TS)}
 	for _, w := range t.writes.list {
 		if span.Contains(w.Key) {
+			if !t.c.live(&w) {
+				// Expired already: it still shadows the snapshot's value,
+				// as its commit will.
+				w = shard.Write[V]{Key: w.Key, Tombstone: true}
+			}
 			s.buf = append(s.buf, w)
 		}
 	}

@@ -1,8 +1,9 @@
 package wal
 
 import (
-	"errors"
 	"io"
+
+	"github.com/fluxmap/fluxmap/internal/errs"
 )
 
 // FS is the file system seam: every file access of the WAL and the
@@ -47,5 +48,6 @@ type File interface {
 	Close() error
 }
 
-// ErrLocked is wrapped by FS.Lock when another holder has the lock.
-var ErrLocked = errors.New("fluxmap: directory is locked by another open database")
+// ErrLocked is wrapped by FS.Lock when another holder has the lock. It is
+// the root package's ErrLocked.
+var ErrLocked = errs.ErrLocked

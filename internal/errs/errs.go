@@ -15,4 +15,5 @@ var (
 	ErrMemoryLimit     = errors.New("fluxmap: memory limit exceeded")
 	ErrConfig          = errors.New("fluxmap: invalid configuration")
 	ErrInvalidArgument = errors.New("fluxmap: invalid argument")
+	ErrLocked          = errors.New("fluxmap: directory is locked by another open database")
 )

@@ -1,0 +1,337 @@
+package fluxmap_test
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/fluxmap/fluxmap"
+)
+
+// Misuse and edge inputs a demanding user will try: each gets a clear
+// error wrapping a sentinel, loses nothing, and never panics.
+
+func TestTTLBeyond2262NeverExpires(t *testing.T) {
+	ctx := context.Background()
+	db := newStringDB(t, 2)
+	for _, ttl := range []time.Duration{250 * 365 * 24 * time.Hour, math.MaxInt64} {
+		require.NoError(t, db.InsertWithTTL(ctx, "k", 7, ttl))
+		requireValue(t, db, "k", 7) // a wrapped deadline would read as long expired
+	}
+	require.NoError(t, db.Transaction(ctx, func(tx *fluxmap.Tx[string, int64]) error {
+		return tx.InsertWithTTL("t", 8, math.MaxInt64)
+	}))
+	requireValue(t, db, "t", 8)
+	_, err := db.Vacuum(ctx)
+	require.NoError(t, err)
+	requireValue(t, db, "t", 8)
+}
+
+func TestTTLNotPositiveIsInvalidArgument(t *testing.T) {
+	ctx := context.Background()
+	db := newStringDB(t, 2)
+	for _, ttl := range []time.Duration{0, -time.Second} {
+		require.ErrorIs(t, db.InsertWithTTL(ctx, "k", 1, ttl), fluxmap.ErrInvalidArgument)
+		tx := begin(t, db)
+		require.ErrorIs(t, tx.InsertWithTTL("k", 1, ttl), fluxmap.ErrInvalidArgument)
+		require.NoError(t, tx.Rollback())
+	}
+	_, ok, err := db.Get(ctx, "k")
+	require.NoError(t, err)
+	require.False(t, ok)
+}
+
+// A transaction sees its own write whose TTL has passed as everyone will
+// once it commits: absent, through Get, GetMany and scans alike.
+func TestTxOwnExpiredWriteReadsAbsent(t *testing.T) {
+	ctx := context.Background()
+	db := newStringDB(t, 2)
+	dbInsert(t, db, "ttl", 1) // the snapshot's value, shadowed by the write
+	tx := begin(t, db)
+	defer tx.Rollback() //nolint:errcheck
+	require.NoError(t, tx.InsertWithTTL("ttl", 5, time.Millisecond))
+	require.NoError(t, tx.InsertWithTTL("long", 6, time.Hour))
+	time.Sleep(5 * time.Millisecond)
+
+	_, ok, err := tx.Get("ttl")
+	require.NoError(t, err)
+	require.False(t, ok, "Get returned the transaction's own expired write")
+	vals, found := make([]int64, 2), make([]bool, 2)
+	require.NoError(t, tx.GetMany([]string{"ttl", "long"}, vals, found))
+	require.Equal(t, []bool{false, true}, found)
+	require.Equal(t, int64(6), vals[1])
+	es, err := tx.PrefixScan("")
+	require.NoError(t, err)
+	require.Equal(t, []fluxmap.Entry[string, int64]{{Key: "long", Value: 6}}, es)
+
+	require.NoError(t, tx.Commit())
+	_, ok, err = db.Get(ctx, "ttl")
+	require.NoError(t, err)
+	require.False(t, ok)
+}
+
+// A Tx stream ends with ErrTxnDone once its transaction ends inside the
+// loop: its snapshot is released, so later entries could come from
+// versions vacuum already dropped.
+func TestTxStreamEndsWithItsTx(t *testing.T) {
+	ctx := context.Background()
+	db := newStringDB(t, 1)
+	const n = 600 // more than one chunk of the shard's scan
+	for i := range n {
+		dbInsert(t, db, fmt.Sprintf("k%03d", i), int64(i))
+	}
+	for _, end := range []string{"commit", "rollback"} {
+		t.Run(end, func(t *testing.T) {
+			tx := begin(t, db)
+			s := tx.PrefixStream("k")
+			seen := 0
+			for range s.All() {
+				seen++
+				if seen == 1 {
+					if end == "commit" {
+						require.NoError(t, tx.Commit())
+					} else {
+						require.NoError(t, tx.Rollback())
+					}
+					for i := range n {
+						dbInsert(t, db, fmt.Sprintf("k%03d", i), int64(-i))
+					}
+					_, err := db.Vacuum(ctx)
+					require.NoError(t, err)
+				}
+			}
+			require.Equal(t, 1, seen)
+			require.ErrorIs(t, s.Err(), fluxmap.ErrTxnDone)
+		})
+	}
+}
+
+// A Tx whose context ends reports the context's error; one that ended
+// first (committed) keeps reporting ErrTxnDone whatever its context does.
+func TestTxEndedStaysEndedAfterCancel(t *testing.T) {
+	db := newStringDB(t, 2)
+	ctx, cancel := context.WithCancel(context.Background())
+	tx, err := db.Begin(ctx)
+	require.NoError(t, err)
+	require.NoError(t, tx.Insert("a", 1))
+	require.NoError(t, tx.Commit())
+	cancel()
+	_, _, err = tx.Get("a")
+	require.ErrorIs(t, err, fluxmap.ErrTxnDone)
+	require.ErrorIs(t, tx.Commit(), fluxmap.ErrTxnDone)
+	requireValue(t, db, "a", 1)
+
+	ctx, cancel = context.WithCancel(context.Background())
+	tx, err = db.Begin(ctx)
+	require.NoError(t, err)
+	require.NoError(t, tx.Insert("b", 2))
+	cancel()
+	require.Eventually(t, func() bool {
+		_, _, err := tx.Get("b")
+		return err != nil
+	}, time.Second, time.Millisecond)
+	_, _, err = tx.Get("b")
+	require.ErrorIs(t, err, context.Canceled)
+	require.ErrorIs(t, tx.Commit(), context.Canceled)
+	_, ok, err := db.Get(context.Background(), "b")
+	require.NoError(t, err)
+	require.False(t, ok, "a cancelled transaction's write became visible")
+}
+
+// Transaction returns nil when fn committed the transaction itself, so a
+// caller that retries on error does not apply it twice.
+func TestTransactionFnCommitsItself(t *testing.T) {
+	ctx := context.Background()
+	db := newStringDB(t, 2)
+	runs := 0
+	require.NoError(t, db.Transaction(ctx, func(tx *fluxmap.Tx[string, int64]) error {
+		runs++
+		if err := tx.Insert("x", 1); err != nil {
+			return err
+		}
+		return tx.Commit()
+	}))
+	require.Equal(t, 1, runs)
+	requireValue(t, db, "x", 1)
+}
+
+func TestZeroValuesAndNilFunctions(t *testing.T) {
+	ctx := context.Background()
+	var zdb fluxmap.DB[string, int64]
+	_, _, err := zdb.Get(ctx, "a")
+	require.ErrorIs(t, err, fluxmap.ErrInvalidArgument)
+	require.ErrorIs(t, zdb.Insert(ctx, "a", 1), fluxmap.ErrInvalidArgument)
+	_, err = zdb.Begin(ctx)
+	require.ErrorIs(t, err, fluxmap.ErrInvalidArgument)
+	_, err = zdb.PrefixScan(ctx, "")
+	require.ErrorIs(t, err, fluxmap.ErrInvalidArgument)
+	_, err = zdb.Stats()
+	require.ErrorIs(t, err, fluxmap.ErrInvalidArgument)
+	require.Equal(t, fluxmap.MemoryInfo{}, zdb.MemoryInfo())
+	require.ErrorIs(t, zdb.Close(), fluxmap.ErrInvalidArgument)
+	var nilDB *fluxmap.DB[string, int64]
+	_, _, err = nilDB.Get(ctx, "a")
+	require.ErrorIs(t, err, fluxmap.ErrInvalidArgument)
+
+	var ztx fluxmap.Tx[string, int64]
+	_, _, err = ztx.Get("a")
+	require.ErrorIs(t, err, fluxmap.ErrInvalidArgument)
+	require.ErrorIs(t, ztx.Insert("a", 1), fluxmap.ErrInvalidArgument)
+	require.ErrorIs(t, ztx.Commit(), fluxmap.ErrInvalidArgument)
+	require.ErrorIs(t, ztx.Rollback(), fluxmap.ErrInvalidArgument)
+	_, err = ztx.PrefixScan("")
+	require.ErrorIs(t, err, fluxmap.ErrInvalidArgument)
+
+	var zs fluxmap.Stream[string, int64]
+	for range zs.All() {
+		t.Fatal("a zero Stream yielded")
+	}
+	require.ErrorIs(t, zs.Err(), fluxmap.ErrInvalidArgument)
+
+	db := newStringDB(t, 2)
+	require.ErrorIs(t, db.Transaction(ctx, nil), fluxmap.ErrInvalidArgument)
+	require.ErrorIs(t, db.View(ctx, nil), fluxmap.ErrInvalidArgument)
+}
+
+func TestDurableValueCodecFailureIsInvalidArgument(t *testing.T) {
+	ctx := context.Background()
+	type rec struct{ F float64 }
+	db := build(t, fluxmap.New[string, rec]().Shards(2).ValueCodec(fluxmap.JSONCodec[rec]()).
+		DurabilityFull(fluxmap.PersistenceOptions{Dir: t.TempDir()}))
+	require.ErrorIs(t, db.Insert(ctx, "nan", rec{F: math.NaN()}), fluxmap.ErrInvalidArgument)
+	_, ok, err := db.Get(ctx, "nan")
+	require.NoError(t, err)
+	require.False(t, ok)
+	require.NoError(t, db.Insert(ctx, "one", rec{F: 1}), "a refused value must not poison the database")
+}
+
+func TestDurableLockedDirectoryIsErrLocked(t *testing.T) {
+	dir := t.TempDir()
+	build(t, fluxmap.New[string, int64]().Shards(1).DurabilityFull(fluxmap.PersistenceOptions{Dir: dir}))
+	_, err := fluxmap.New[string, int64]().Shards(1).
+		DurabilityFull(fluxmap.PersistenceOptions{Dir: dir}).Build(context.Background())
+	require.ErrorIs(t, err, fluxmap.ErrLocked)
+}
+
+// A durable transaction whose WAL record on one shard would exceed the
+// log's 256 MiB record limit is refused at Commit with ErrTxnTooLarge,
+// before anything is installed: the log would refuse the record only after
+// the install, and a commit that cannot be logged poisons the database.
+func TestDurableTxnOverRecordLimitRefused(t *testing.T) {
+	if testing.Short() {
+		t.Skip("buffers 300 MiB of values")
+	}
+	ctx := context.Background()
+	db := build(t, fluxmap.New[string, string]().Shards(1).
+		DurabilityFull(fluxmap.PersistenceOptions{Dir: t.TempDir()}))
+	big := strings.Repeat("x", 60<<20) // within the default MaxValueSize
+	err := db.Transaction(ctx, func(tx *fluxmap.Tx[string, string]) error {
+		for i := range 5 { // 300 MiB on one shard
+			if err := tx.Insert(fmt.Sprintf("k%d", i), big); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	require.ErrorIs(t, err, fluxmap.ErrTxnTooLarge)
+	_, ok, err := db.Get(ctx, "k0")
+	require.NoError(t, err)
+	require.False(t, ok, "a refused transaction wrote")
+	require.NoError(t, db.Insert(ctx, "small", "v"), "the database must not be poisoned")
+
+	// Rewriting one key many times buffers one write: the bound that
+	// triggers the exact check counts all five, the check itself passes.
+	require.NoError(t, db.Transaction(ctx, func(tx *fluxmap.Tx[string, string]) error {
+		for range 5 {
+			if err := tx.Insert("k", big); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+	v, ok, err := db.Get(ctx, "k")
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.Len(t, v, len(big))
+}
+
+func TestDurableValueLimitMustFitARecord(t *testing.T) {
+	_, err := fluxmap.New[string, string]().MaxValueSize(300 << 20).
+		DurabilityFull(fluxmap.PersistenceOptions{Dir: t.TempDir()}).Build(context.Background())
+	require.ErrorIs(t, err, fluxmap.ErrConfig)
+	db := build(t, fluxmap.New[string, string]().MaxValueSize(300<<20)) // in memory: no log
+	require.NoError(t, db.Insert(context.Background(), "k", "v"))
+}
+
+// pauseCodec is a string key codec that runs a hook, once, while a key is
+// encoded: a deterministic place to act between a Tx method's entry checks
+// and its read from the shards.
+type pauseKey string
+
+type pauseCodec struct{ hook *atomic.Pointer[func()] }
+
+func (c pauseCodec) AppendKey(dst []byte, k pauseKey) []byte {
+	if f := c.hook.Swap(nil); f != nil {
+		(*f)()
+	}
+	return append(dst, k...)
+}
+
+func (pauseCodec) DecodeKey(enc []byte) (pauseKey, error) { return pauseKey(enc), nil }
+
+// A context that ends while its transaction's read is in flight releases
+// the snapshot the read runs at; vacuum may then prune the version the
+// read needs. The read's result must be discarded, not returned as a
+// state that never existed.
+func TestCancelDuringReadDiscardsResult(t *testing.T) {
+	bg := context.Background()
+	hook := new(atomic.Pointer[func()])
+	db := build(t, fluxmap.New[pauseKey, string]().Shards(1).KeyCodec(pauseCodec{hook}))
+	for _, method := range []string{"get", "getmany", "remove"} {
+		t.Run(method, func(t *testing.T) {
+			// A key of its own: the only version vacuum can prune is v1,
+			// and only once the snapshot that reads it is released.
+			k := pauseKey(method)
+			require.NoError(t, db.Insert(bg, k, "v1"))
+			ctx, cancel := context.WithCancel(bg)
+			defer cancel()
+			tx, err := db.Begin(ctx)
+			require.NoError(t, err)
+			require.NoError(t, db.Insert(bg, k, "v2"))
+			pruned := false
+			f := func() {
+				// The AfterFunc releases the snapshot, then vacuum passes it.
+				cancel()
+				require.Eventually(t, func() bool {
+					st, err := db.Vacuum(bg)
+					require.NoError(t, err)
+					pruned = pruned || st.Versions > 0
+					return pruned
+				}, 5*time.Second, time.Millisecond)
+			}
+			hook.Store(&f)
+			var v string
+			var ok bool
+			switch method {
+			case "get":
+				v, ok, err = tx.Get(k)
+			case "getmany":
+				vals, found := make([]string, 1), make([]bool, 1)
+				err = tx.GetMany([]pauseKey{k}, vals, found)
+				v, ok = vals[0], found[0]
+			case "remove":
+				v, ok, err = tx.Remove(k)
+			}
+			require.True(t, pruned)
+			require.ErrorIs(t, err, context.Canceled, "the read returned (%q, %v)", v, ok)
+			require.ErrorIs(t, tx.Rollback(), fluxmap.ErrTxnDone)
+			requireValue(t, db, k, "v2")
+		})
+	}
+}
