@@ -39,6 +39,9 @@ func TestDurableConfigErrors(t *testing.T) {
 		{"negative flush bytes", fluxmap.New[string, int64]().DurabilityRelaxed(opts).
 			FlushInterval(time.Millisecond).FlushAfterBytes(-1), "FlushAfterBytes"},
 		{"negative checkpoint bytes", fluxmap.New[string, int64]().DurabilityFull(opts).CheckpointAfterBytes(-1), "CheckpointAfterBytes"},
+		{"segment above 4 GiB", fluxmap.New[string, int64]().
+			DurabilityFull(fluxmap.PersistenceOptions{Dir: dir, SegmentSize: 4<<30 + 1}), "PersistenceOptions.SegmentSize"},
+		{"value limit beyond a WAL record", fluxmap.New[string, int64]().DurabilityFull(opts).MaxValueSize(256 << 20), "MaxValueSize"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			db, err := tc.b.Build(ctx)

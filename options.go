@@ -43,6 +43,7 @@ const (
 	DefaultMaxValueSize = 64 << 20
 	DefaultMaxTxnWrites = 1_000_000
 	maxShards           = 1024
+	maxSegmentSize      = 4 << 30
 )
 
 // Builder configures and opens a DB. Create one with New, chain setters,
@@ -64,6 +65,7 @@ type Builder[K, V any] struct {
 	flushCommits    int
 	flushBytes      int64
 	checkpointBytes int64
+	checkpointSet   bool   // CheckpointAfterBytes was called: 0 means off, not the default
 	fs              wal.FS // nil: the real file system; tests swap in a fault-injecting one
 	vacuum          VacuumOptions
 	maxMemory       int64
@@ -153,7 +155,10 @@ func (b *Builder[K, V]) FlushAfterBytes(n int64) *Builder[K, V] { b.flushBytes =
 // recycle the WAL segments it covers) whenever a shard's live WAL exceeds n
 // bytes, which bounds the WAL's size and the replay time on open. Zero
 // disables automatic checkpoints. Default: 4 segments, at least 64 MiB.
-func (b *Builder[K, V]) CheckpointAfterBytes(n int64) *Builder[K, V] { b.checkpointBytes = n; return b }
+func (b *Builder[K, V]) CheckpointAfterBytes(n int64) *Builder[K, V] {
+	b.checkpointBytes, b.checkpointSet = n, true
+	return b
+}
 
 // KeyCodec sets the key codec. Default: the built-in codec for K (string,
 // []byte, integer and float types); other key types must set one.
@@ -221,6 +226,8 @@ func (b *Builder[K, V]) validate() error {
 		return configErr("PersistenceOptions.PoolSize", "%d is negative", b.persist.PoolSize)
 	case b.persist.SegmentSize != 0 && b.persist.SegmentSize < 4<<10:
 		return configErr("PersistenceOptions.SegmentSize", "%d is below 4 KiB", b.persist.SegmentSize)
+	case b.persist.SegmentSize > maxSegmentSize:
+		return configErr("PersistenceOptions.SegmentSize", "%d is above %d (4 GiB)", b.persist.SegmentSize, int64(maxSegmentSize))
 	case b.durability == relaxed && b.flushInterval == 0 && b.flushCommits == 0 && b.flushBytes == 0:
 		return configErr("DurabilityRelaxed", "needs FlushInterval, FlushAfterCommits or FlushAfterBytes")
 	}
@@ -244,7 +251,7 @@ func (b *Builder[K, V]) durableConfig(vc ValueCodec[V]) *coordinator.DurableConf
 		pool = 4
 	}
 	ckpt := b.checkpointBytes
-	if ckpt == 0 {
+	if !b.checkpointSet {
 		ckpt = max(4*seg, 64<<20)
 	}
 	return &coordinator.DurableConfig[V]{

@@ -213,7 +213,10 @@ func (c *Coordinator[V]) checkpointShard(i int, ts uint64) error {
 		}
 		lo = r.Resume
 	}
-	return cw.Commit()
+	if err := cw.Commit(); err != nil {
+		return errors.Join(err, cw.Abort()) // closes the file a failed step left open
+	}
+	return nil
 }
 
 // Poisoned returns the durability failure that poisoned the database, or

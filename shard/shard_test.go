@@ -663,3 +663,39 @@ func TestUnknownKind(t *testing.T) {
 	s.Do(r)
 	require.ErrorIs(t, r.Err, errs.ErrConfig)
 }
+
+// TestQueuedVacuumsShareOnePass: vacuum requests that arrive while a pass
+// runs are served together by one pass at the newest of their horizons,
+// not by one pass each, oldest first.
+func TestQueuedVacuumsShareOnePass(t *testing.T) {
+	clock := &fakeClock{}
+	stop := make(chan struct{})
+	s := New[string](Config{ID: 0, SkiplistP: 0.25, Seed: 1, Clock: clock, Stop: stop, InboxSize: 16}, nil)
+	// Twice each key: the older version is prunable at horizon 2.
+	for i := range 3 * vacuumSlice { // a pass of several slices
+		k := fmt.Sprintf("k%04d", i)
+		s.Load(k, 1, "old", 0)
+		s.Load(k, 2, "new", 0)
+	}
+	reqs := make([]*Request[string], 4)
+	for i := range reqs {
+		reqs[i] = NewRequest[string]()
+		reqs[i].Kind, reqs[i].TS = KindVacuum, uint64(i) // horizons 0..3
+		s.Send(reqs[i])                                  // queued before the shard runs: all in its first batch
+	}
+	go s.Run()
+	defer func() { close(stop); <-s.Exited() }()
+	for _, r := range reqs {
+		s.Wait(r)
+		require.NoError(t, r.Err)
+		require.Equal(t, uint64(1), r.Vacuumed.Passes)
+	}
+	require.Zero(t, reqs[0].Vacuumed.Versions, "horizon 0 keeps every version")
+	for _, r := range reqs[1:] {
+		require.Equal(t, uint64(3*vacuumSlice), r.Vacuumed.Versions, "one pass at horizon 3 prunes every old version")
+	}
+	st := NewRequest[string]()
+	st.Kind = KindStats
+	s.Do(st)
+	require.Equal(t, uint64(2), st.Stats.Vacuum.Passes, "the three queued requests share one pass")
+}

@@ -9,23 +9,34 @@ const vacuumSlice = 256
 // vacuumTask is a vacuum pass in progress: it walks the list in key order,
 // a slice at a time, resuming at the first key it has not visited.
 type vacuumTask[V any] struct {
-	req     *Request[V]
+	reqs    []*Request[V] // answered together when the pass ends
 	horizon uint64
 	resume  string
 	counts  VacuumStats
 }
 
 // startVacuum begins a pass at horizon r.TS, or queues r behind the pass
-// in progress (which it then joins: the next pass uses the newest horizon).
+// in progress. Every request queued meanwhile is then served by one pass
+// at the newest of their horizons: a request's horizon was valid when it
+// was sent and horizons only grow, so the newest covers them all, and N
+// queued requests cost one pass, not N.
 func (s *Shard[V]) startVacuum(r *Request[V]) {
 	if s.vacuum != nil {
 		s.queued = append(s.queued, r)
 		return
 	}
-	if r.TS > s.readFloor {
-		s.readFloor = r.TS
+	s.beginPass([]*Request[V]{r})
+}
+
+func (s *Shard[V]) beginPass(reqs []*Request[V]) {
+	var h uint64
+	for _, r := range reqs {
+		h = max(h, r.TS)
 	}
-	s.vacuum = &vacuumTask[V]{req: r, horizon: r.TS}
+	if h > s.readFloor {
+		s.readFloor = h
+	}
+	s.vacuum = &vacuumTask[V]{reqs: reqs, horizon: h}
 }
 
 // vacuumSlice visits up to vacuumSlice nodes: it prunes versions no reader
@@ -62,13 +73,15 @@ func (s *Shard[V]) vacuumSlice() {
 	}
 	t.counts.Passes = 1
 	s.stats.Vacuum.Passes++
-	t.req.Vacuumed = t.counts
-	reply(t.req)
+	for _, r := range t.reqs {
+		r.Vacuumed = t.counts
+		reply(r)
+	}
 	s.vacuum = nil
 	if len(s.queued) > 0 {
-		next := s.queued[0]
-		s.queued = s.queued[1:]
-		s.startVacuum(next)
+		next := s.queued
+		s.queued = nil
+		s.beginPass(next)
 	}
 }
 
