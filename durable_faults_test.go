@@ -416,3 +416,46 @@ func TestDurableFaultDuringRecovery(t *testing.T) {
 		}
 	}
 }
+
+// TestDurableOpenSyncsParentDir: opening the database syncs the parent of
+// its directory, where the directory's entry lives, and a failure of that
+// sync fails Build (on a reopen too: an open that failed after creating the
+// directory may never have synced it).
+func TestDurableOpenSyncsParentDir(t *testing.T) {
+	ctx := context.Background()
+	mem := vfs.New()
+	open := func() (*fluxmap.DB[string, string], error) {
+		b := fluxmap.New[string, string]().Shards(1).
+			DurabilityFull(fluxmap.PersistenceOptions{Dir: "data/db"})
+		txhook.SetFS(b, mem)
+		return b.Build(ctx)
+	}
+	var parentSyncs atomic.Int64
+	failParent := func(op vfs.Op, name string) error {
+		if op == vfs.OpSyncDir && name == "data" {
+			parentSyncs.Add(1)
+			return errInjectedSync
+		}
+		return nil
+	}
+	mem.SetInject(failParent)
+	_, err := open()
+	require.ErrorIs(t, err, errInjectedSync)
+	require.Equal(t, int64(1), parentSyncs.Load())
+
+	mem.SetInject(nil)
+	db, err := open()
+	require.NoError(t, err)
+	require.NoError(t, db.Insert(ctx, "k", "v"))
+	require.NoError(t, db.Close())
+
+	mem.SetInject(failParent)
+	_, err = open()
+	require.ErrorIs(t, err, errInjectedSync)
+	require.Equal(t, int64(2), parentSyncs.Load())
+	mem.SetInject(nil)
+	db, err = open()
+	require.NoError(t, err)
+	requireValue(t, db, "k", "v")
+	require.NoError(t, db.Close())
+}

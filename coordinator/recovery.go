@@ -267,6 +267,13 @@ func recoverDir[V any](d *DurableConfig[V], n int) (rec *recovered[V], err error
 	if err := fs.MkdirAll(d.Dir); err != nil {
 		return nil, fmt.Errorf("fluxmap: creating %s: %w", d.Dir, err)
 	}
+	// The directory's entry lives in its parent: sync that too, or a crash
+	// could lose a new directory, and every commit in it, whole. On every
+	// open, not only when it was created: an open that failed after
+	// creating it may not have got this far.
+	if err := fs.SyncDir(path.Dir(d.Dir)); err != nil {
+		return nil, fmt.Errorf("fluxmap: syncing the parent of %s: %w", d.Dir, err)
+	}
 	unlock, err := fs.Lock(path.Join(d.Dir, "LOCK"))
 	if err != nil {
 		return nil, fmt.Errorf("fluxmap: opening %s: %w", d.Dir, err)
