@@ -7,7 +7,8 @@
 # Then, on the device, from the repository root (about 3.5 minutes):
 #   OUT=$OUT benchmarks/scripts/device-16core.sh
 # Output: $OUT/16core.txt (everything printed), $OUT/sweep.csv, $OUT/sweep.png,
-# CPU profiles $OUT/get-fluxmap.prof, $OUT/get-floor.prof, $OUT/bank-fluxmap.prof.
+# CPU profiles $OUT/{get-fluxmap,get-floor,bank-fluxmap}.prof and mutex
+# profiles $OUT/{get-fluxmap,get-floor,bank-fluxmap}.mutex.
 # DURATION (default 3s) and REPEAT (default 3) shorten a trial run.
 set -euo pipefail
 
@@ -39,14 +40,19 @@ log="$out/16core.txt"
 
 	# Diagnostics for whoever reads the numbers above: where a point get's
 	# CPU goes on 16 cores, in the engine and in the floor (bare shard
-	# goroutines over maps), and what the scheduler does meanwhile
-	# (schedtrace: idle Ps and spinning Ms every 500 ms). A profile keeps
-	# its symbols, so `go tool pprof -top $OUT/get-fluxmap.prof` needs no binary.
+	# goroutines over maps); which locks are contended, the runtime's own
+	# included (the first session saw the floor's throughput flat from 1 to
+	# 32 clients, which points at something global: the scheduler's lock
+	# is the suspect); and what the scheduler does meanwhile (schedtrace:
+	# idle Ps and spinning Ms every 500 ms). A profile keeps its symbols, so
+	# `go tool pprof -top $OUT/get-fluxmap.prof` needs no binary.
 	echo "## diagnostics: point gets at 16 clients, CPU profiles and schedtrace"
 	for sys in fluxmap floor; do
 		timeout 60 "$bin" --systems "$sys" --workloads ycsb-c --clients 16 \
-			--duration "$dur" --warmup 500ms --cpuprofile "$out/get-$sys.prof"
+			--duration "$dur" --warmup 500ms --cpuprofile "$out/get-$sys.prof" \
+			--mutexprofile "$out/get-$sys.mutex"
 	done
 	GODEBUG=schedtrace=500 timeout 60 "$bin" --systems fluxmap --workloads bank \
-		--clients 32 --duration "$dur" --warmup 500ms --cpuprofile "$out/bank-fluxmap.prof"
+		--clients 32 --duration "$dur" --warmup 500ms --cpuprofile "$out/bank-fluxmap.prof" \
+		--mutexprofile "$out/bank-fluxmap.mutex"
 } 2>&1 | tee "$log"

@@ -78,8 +78,8 @@ func run(cfg cli.Config) error {
 	return err
 }
 
-// startProfiles starts the CPU profile and the execution trace that cfg
-// asks for and returns the function that stops them and closes their files.
+// startProfiles starts the CPU and mutex profiles and the execution trace
+// that cfg asks for and returns the function that stops them and closes their files.
 func startProfiles(cfg cli.Config) (stop func() error, err error) {
 	var stops []func() error
 	stop = func() error {
@@ -99,6 +99,20 @@ func startProfiles(cfg cli.Config) (stop func() error, err error) {
 			return stop, err
 		}
 		stops = append(stops, func() error { pprof.StopCPUProfile(); return f.Close() })
+	}
+	if cfg.MutexProfile != "" {
+		f, err := os.Create(cfg.MutexProfile)
+		if err != nil {
+			return stop, errors.Join(err, stop())
+		}
+		// One contention event in 10 is sampled: enough to rank locks, and
+		// cheap even when the scheduler's lock is the one contended.
+		prev := runtime.SetMutexProfileFraction(10)
+		stops = append(stops, func() error {
+			err := pprof.Lookup("mutex").WriteTo(f, 0)
+			runtime.SetMutexProfileFraction(prev)
+			return errors.Join(err, f.Close())
+		})
 	}
 	if cfg.Trace != "" {
 		f, err := os.Create(cfg.Trace)

@@ -49,10 +49,12 @@ type Config struct {
 	CSV, JSON, Plot string
 	List            bool
 
-	// CPUProfile and Trace, when set, name files that receive a CPU
-	// profile and an execution trace of the whole benchmark run (loading
-	// included), for go tool pprof and go tool trace.
-	CPUProfile, Trace string
+	// CPUProfile, MutexProfile and Trace, when set, name files that
+	// receive a CPU profile, a mutex contention profile (the Go runtime's
+	// own locks included, such as the scheduler's) and an execution trace
+	// of the whole benchmark run (loading included), for go tool pprof and
+	// go tool trace.
+	CPUProfile, MutexProfile, Trace string
 
 	// Memory mode: load MemoryKeys keys into each system, each in a
 	// process of its own, and report resident bytes per key.
@@ -86,6 +88,7 @@ func Parse(args []string, stderr io.Writer) (Config, error) {
 	fs.StringVar(&c.JSON, "json", "", "also write the results as JSON to this file (- for stdout)")
 	fs.StringVar(&c.Plot, "plot", "", "draw throughput against clients and shards into this PNG file")
 	fs.StringVar(&c.CPUProfile, "cpuprofile", "", "write a CPU profile of the benchmark runs to this file")
+	fs.StringVar(&c.MutexProfile, "mutexprofile", "", "write a mutex contention profile of the benchmark runs (runtime locks included) to this file")
 	fs.StringVar(&c.Trace, "trace", "", "write an execution trace of the benchmark runs to this file (keep --duration short)")
 	fs.BoolVar(&c.List, "list", false, "list systems and workloads and exit")
 	fs.BoolVar(&c.Memory, "memory", false, "memory mode: RSS bytes per key after loading --memory-keys keys, each system in a fresh process")
