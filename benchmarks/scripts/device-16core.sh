@@ -4,7 +4,7 @@
 #
 # Build the static binary first, on the development machine, and carry it:
 #   (cd benchmarks && CGO_ENABLED=0 go build -o fluxbench ./cmd/fluxbench)
-# Then, on the device, from the repository root (about 3.5 minutes):
+# Then, on the device, from the repository root (about 4.5 minutes):
 #   OUT=$OUT benchmarks/scripts/device-16core.sh
 # Output: $OUT/16core.txt (everything printed), $OUT/sweep.csv, $OUT/sweep.png,
 # CPU profiles $OUT/{get-fluxmap,get-floor,bank-fluxmap}.prof and mutex
@@ -37,6 +37,15 @@ log="$out/16core.txt"
 	timeout 240 "$bin" --systems fluxmap,floor --workloads bank --shards 1,2,4,8,16 \
 		--clients 32 --duration "$dur" --warmup 500ms \
 		--csv "$out/sweep.csv" --plot "$out/sweep.png"
+
+	# The shards' yield-before-park policy (internal/idle) was tuned on 2
+	# cores, and runtime.Gosched takes the scheduler's global lock: A/B it
+	# here, alternating, before trusting either setting on 16 cores.
+	echo "## bank, 32 clients: shard yield on/off, alternating"
+	for y in true false true false; do
+		timeout 60 "$bin" --systems fluxmap,floor --workloads bank --clients 32 \
+			--duration "$dur" --warmup 500ms --shard-yield="$y"
+	done
 
 	# Diagnostics for whoever reads the numbers above: where a point get's
 	# CPU goes on 16 cores, in the engine and in the floor (bare shard

@@ -36,8 +36,19 @@ package idle
 
 import (
 	"runtime"
+	"sync/atomic"
 	"time"
 )
+
+// off, when set, makes every server park at once (SetYield).
+var off atomic.Bool
+
+// SetYield turns the yield-before-park policy on (the default) or off for
+// every server in the process. It exists for A/B measurements, such as the
+// benchmark harness's --shard-yield flag: the policy was tuned on 2 cores,
+// and runtime.Gosched takes the scheduler's global lock, so whether it
+// pays on many cores has to be measured there.
+func SetYield(on bool) { off.Store(!on) }
 
 const (
 	// MaxYields bounds how many times one wait yields before it parks.
@@ -76,7 +87,7 @@ func (p *Policy) NoteVote(no bool) {
 // exchange (a read sent beside reads to other shards, or a phase of a
 // two-phase commit) that the next wait should stay runnable for.
 func (p *Policy) Served(crossShard bool) {
-	p.exchange = crossShard && p.contention < MaxContention
+	p.exchange = crossShard && p.contention < MaxContention && !off.Load()
 }
 
 // Receive returns the next message from inbox, waiting as the policy says.

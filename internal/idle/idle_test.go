@@ -45,6 +45,17 @@ func TestServedOnlyCrossShard(t *testing.T) {
 	require.True(t, p.exchange)
 }
 
+func TestSetYieldOff(t *testing.T) {
+	t.Cleanup(func() { SetYield(true) })
+	p := New()
+	SetYield(false)
+	p.Served(true)
+	require.False(t, p.exchange, "with yields off a server parks at once")
+	SetYield(true)
+	p.Served(true)
+	require.True(t, p.exchange)
+}
+
 // Whatever the policy, Receive returns every message, including one that
 // arrives long after the yields ran out.
 func TestReceive(t *testing.T) {

@@ -33,6 +33,7 @@ import (
 	"github.com/fluxmap/fluxmap/benchmarks/internal/runner"
 	"github.com/fluxmap/fluxmap/benchmarks/internal/stores"
 	"github.com/fluxmap/fluxmap/benchmarks/internal/workload"
+	"github.com/fluxmap/fluxmap/internal/idle"
 )
 
 func main() {
@@ -159,9 +160,14 @@ func bench(cfg cli.Config) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("# fluxbench: %d runs x%d of %v (+%v warmup), %d keys, %d-byte values, durability %s, GOMAXPROCS %d, %s/%s\n",
+	idle.SetYield(cfg.ShardYield)
+	yield := ""
+	if !cfg.ShardYield {
+		yield = ", shard yield off"
+	}
+	fmt.Printf("# fluxbench: %d runs x%d of %v (+%v warmup), %d keys, %d-byte values, durability %s, GOMAXPROCS %d, %s/%s%s\n",
 		len(plan), cfg.Repeat, cfg.Duration, cfg.Warmup, cfg.Keys, cfg.ValueSize, cfg.Durability, runtime.GOMAXPROCS(0),
-		runtime.GOOS, runtime.GOARCH)
+		runtime.GOOS, runtime.GOARCH, yield)
 	bar := progress(len(plan)*cfg.Repeat, "running")
 	runs := make([][]runner.Result, len(plan))
 	var failures []error

@@ -56,6 +56,11 @@ type Config struct {
 	// go tool trace.
 	CPUProfile, MutexProfile, Trace string
 
+	// ShardYield turns the shards' yield-before-park policy on (the
+	// library's default) or off, for FluxMap and the floor alike; see
+	// internal/idle.
+	ShardYield bool
+
 	// Memory mode: load MemoryKeys keys into each system, each in a
 	// process of its own, and report resident bytes per key.
 	Memory      bool
@@ -88,6 +93,7 @@ func Parse(args []string, stderr io.Writer) (Config, error) {
 	fs.StringVar(&c.JSON, "json", "", "also write the results as JSON to this file (- for stdout)")
 	fs.StringVar(&c.Plot, "plot", "", "draw throughput against clients and shards into this PNG file")
 	fs.StringVar(&c.CPUProfile, "cpuprofile", "", "write a CPU profile of the benchmark runs to this file")
+	fs.BoolVar(&c.ShardYield, "shard-yield", true, "let shards (FluxMap's and the floor's) yield before they park mid cross-shard exchange; false for an A/B run")
 	fs.StringVar(&c.MutexProfile, "mutexprofile", "", "write a mutex contention profile of the benchmark runs (runtime locks included) to this file")
 	fs.StringVar(&c.Trace, "trace", "", "write an execution trace of the benchmark runs to this file (keep --duration short)")
 	fs.BoolVar(&c.List, "list", false, "list systems and workloads and exit")
