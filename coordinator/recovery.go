@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	iofs "io/fs"
 	"path"
 	"runtime"
 	"slices"
@@ -264,15 +265,8 @@ func recoveredPrefix[V any](imgs []*shardImage[V]) uint64 {
 // state for n shards. See the directory layout above.
 func recoverDir[V any](d *DurableConfig[V], n int) (rec *recovered[V], err error) {
 	fs := d.FS
-	if err := fs.MkdirAll(d.Dir); err != nil {
+	if err := makeDirDurable(fs, d.Dir); err != nil {
 		return nil, fmt.Errorf("fluxmap: creating %s: %w", d.Dir, err)
-	}
-	// The directory's entry lives in its parent: sync that too, or a crash
-	// could lose a new directory, and every commit in it, whole. On every
-	// open, not only when it was created: an open that failed after
-	// creating it may not have got this far.
-	if err := fs.SyncDir(path.Dir(d.Dir)); err != nil {
-		return nil, fmt.Errorf("fluxmap: syncing the parent of %s: %w", d.Dir, err)
 	}
 	unlock, err := fs.Lock(path.Join(d.Dir, "LOCK"))
 	if err != nil {
@@ -381,7 +375,7 @@ func recoverDir[V any](d *DurableConfig[V], n int) (rec *recovered[V], err error
 				}
 			}
 			if err := cw.Commit(); err != nil {
-				return err
+				return errors.Join(err, cw.Abort()) // closes the file a failed step left open
 			}
 		}
 		l, err := wal.Open(wal.Options{FS: fs, Dir: sdir, SegmentSize: d.SegmentSize, PoolSize: d.PoolSize}, func(uint64, []byte) error {
@@ -414,6 +408,34 @@ func recoverDir[V any](d *DurableConfig[V], n int) (rec *recovered[V], err error
 	}
 	rec.gen, rec.loads, rec.logs = gen, loads, logs
 	return rec, nil
+}
+
+// makeDirDurable creates dir and any missing parents, and syncs the parent
+// of each directory it created, where that directory's entry lives: without
+// it a crash could lose a new database directory, and every acknowledged
+// commit in it, whole. An existing directory is left as it is (its parent
+// may not even be readable, which only creating a directory there needs).
+func makeDirDurable(fs wal.FS, dir string) error {
+	dir = path.Clean(dir)
+	var created []string
+	for p := dir; ; p = path.Dir(p) {
+		if _, err := fs.List(p); !errors.Is(err, iofs.ErrNotExist) {
+			break // exists (or is not ours to create: MkdirAll will say)
+		}
+		created = append(created, p)
+		if path.Dir(p) == p {
+			break
+		}
+	}
+	if err := fs.MkdirAll(dir); err != nil {
+		return err
+	}
+	for _, p := range created {
+		if err := fs.SyncDir(path.Dir(p)); err != nil {
+			return fmt.Errorf("syncing %s: %w", path.Dir(p), err)
+		}
+	}
+	return nil
 }
 
 // removeTree removes name and, if it is a directory, everything below it,
