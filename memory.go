@@ -73,6 +73,23 @@ func (b *Builder[K, V]) EvictionPolicy(p EvictionPolicy) *Builder[K, V] {
 // only their fixed size.
 func (b *Builder[K, V]) Sizer(f func(K, V) int) *Builder[K, V] { b.sizer = f; return b }
 
+// maxValueCharge caps what one value may claim in the memory estimate: a
+// Sizer or MemSize answer above it (1 TiB, past any real limit) counts as
+// it, so that sums of such answers cannot overflow the estimate.
+const maxValueCharge = 1 << 40
+
+// userSize clamps a size reported by user code into [0, maxValueCharge].
+// A panic in that code (a MemSize method on a nil pointer, say) would kill
+// the shard goroutine and with it the process, so it counts as 0 instead.
+func userSize(size func() int) (n int64) {
+	defer func() {
+		if recover() != nil {
+			n = 0
+		}
+	}()
+	return min(max(int64(size()), 0), maxValueCharge)
+}
+
 // valueSizer builds the shard's estimate of a value's variable size.
 func (b *Builder[K, V]) valueSizer(keys *keyEncoder[K]) func(string, V) int64 {
 	if f := b.sizer; f != nil {
@@ -81,7 +98,7 @@ func (b *Builder[K, V]) valueSizer(keys *keyEncoder[K]) func(string, V) int64 {
 			if err != nil {
 				return 0
 			}
-			return int64(max(f(key, v), 0))
+			return userSize(func() int { return f(key, v) })
 		}
 	}
 	switch any(*new(V)).(type) {
@@ -90,10 +107,10 @@ func (b *Builder[K, V]) valueSizer(keys *keyEncoder[K]) func(string, V) int64 {
 	case []byte:
 		return func(_ string, v V) int64 { return int64(cap(*(*[]byte)(unsafe.Pointer(&v)))) }
 	}
-	if implementsMemSizer[V]() {
+	if mayBeMemSizer[V]() {
 		return func(_ string, v V) int64 {
 			if m, ok := any(v).(MemSizer); ok {
-				return int64(max(m.MemSize()-int(unsafe.Sizeof(v)), 0))
+				return userSize(func() int { return m.MemSize() - int(unsafe.Sizeof(v)) })
 			}
 			return 0
 		}
@@ -101,9 +118,13 @@ func (b *Builder[K, V]) valueSizer(keys *keyEncoder[K]) func(string, V) int64 {
 	return func(string, V) int64 { return 0 }
 }
 
-func implementsMemSizer[V any]() bool {
-	_, ok := any(*new(V)).(MemSizer)
-	return ok
+// mayBeMemSizer reports whether values of type V can implement MemSizer:
+// V does, or V is an interface type, whose values' dynamic types may (its
+// zero value, nil, tells nothing).
+func mayBeMemSizer[V any]() bool {
+	z := any(*new(V))
+	_, ok := z.(MemSizer)
+	return ok || z == nil
 }
 
 // memoryConfig is the shard-level memory configuration.

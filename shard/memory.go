@@ -30,8 +30,12 @@ type Memory[V any] struct {
 // memState is the shard goroutine's accounting. bytes is published to
 // other goroutines through published after every batch.
 type memState[V any] struct {
-	cfg         Memory[V]
-	bytes       int64
+	cfg   Memory[V]
+	bytes int64
+	// reserved is what prepared transactions will add when they commit
+	// (Reject only): checkRoom counts it, or two transactions that each
+	// fit alone could both prepare and together pass the budget.
+	reserved    int64
 	published   atomic.Int64
 	tracker     *evict.Tracker[mvcc.Node[V]]
 	nodeBase    int64
@@ -123,9 +127,11 @@ func (s *Shard[V]) releaseNode(n *mvcc.Node[V]) {
 	}
 }
 
-// checkRoom refuses r under the Reject policy if its writes would take the
-// shard over its budget. Nothing has been applied when it refuses. Call it
-// after validation, which recorded the write keys' nodes.
+// checkRoom refuses r under the Reject policy if its writes, on top of
+// what the shard holds and what prepared transactions have reserved, would
+// take the shard over its budget. Nothing has been applied when it
+// refuses; otherwise r.room holds what r will add. Call it after
+// validation, which recorded the write keys' nodes.
 func (s *Shard[V]) checkRoom(r *Request[V]) error {
 	m := s.mem
 	if m.cfg.Budget <= 0 || m.cfg.Policy != evict.Reject {
@@ -142,11 +148,21 @@ func (s *Shard[V]) checkRoom(r *Request[V]) error {
 			add += m.nodeBase + int64(len(w.Key))
 		}
 	}
-	if add > 0 && m.bytes+add > m.cfg.Budget {
+	if add > 0 && m.bytes+m.reserved+add > m.cfg.Budget {
 		return fmt.Errorf("%w: shard %d would hold %d bytes, its share of the limit is %d",
-			errs.ErrMemoryLimit, s.id, m.bytes+add, m.cfg.Budget)
+			errs.ErrMemoryLimit, s.id, m.bytes+m.reserved+add, m.cfg.Budget)
 	}
+	r.room = add
 	return nil
+}
+
+// reserve holds r's room until r commits or aborts (see release).
+func (s *Shard[V]) reserve(r *Request[V]) { s.mem.reserved += r.room }
+
+// unreserve gives back what reserve held for r.
+func (s *Shard[V]) unreserve(r *Request[V]) {
+	s.mem.reserved -= r.room
+	r.room = 0
 }
 
 // evictIfNeeded brings the shard back under its budget, least valuable key

@@ -139,6 +139,11 @@ type Request[V any] struct {
 	// unlinked, so they stay valid until commit or abort.
 	nodes []*mvcc.Node[V]
 
+	// room is what r's writes will add to the shard's memory estimate, as
+	// checkRoom found it; a prepared request holds that much of the Reject
+	// budget reserved until its commit or abort. Shard goroutine only.
+	room int64
+
 	// group, on a KindCommit, is the first request of its transaction's
 	// commit messages (see CommitGroup); pending, on that first request,
 	// counts the participants that have not installed their part yet.

@@ -340,7 +340,9 @@ func (s *Shard[V]) get(r *Request[V]) {
 				}
 				if v.LiveAt(now) {
 					res = ReadResult[V]{Value: v.Value, Found: true}
-					s.touch(n)
+					if nv := n.Newest(); !nv.Tombstone() {
+						s.touch(n) // a deleted key is no eviction candidate, however old the snapshot
+					}
 				}
 			}
 		}
@@ -416,6 +418,7 @@ func (s *Shard[V]) prepare(r *Request[V]) {
 	if r.Err = s.checkRoom(r); r.Err != nil {
 		return
 	}
+	s.reserve(r)
 	for i := range r.Writes {
 		n := r.nodes[i]
 		if n == nil {
@@ -478,6 +481,7 @@ func (s *Shard[V]) writeNode(r *Request[V], i int) *mvcc.Node[V] {
 
 // release drops the locks a successful prepare of r took.
 func (s *Shard[V]) release(r *Request[V]) {
+	s.unreserve(r)
 	for k, d := range s.dirty {
 		if d.txn == r.Txn {
 			delete(s.dirty, k)
