@@ -302,8 +302,8 @@ func (db *DB[K, V]) Close() error {
 
 // Checkpoint writes a durable snapshot of every shard and recycles the WAL
 // segments it covers; the database does this by itself when a shard's WAL
-// exceeds CheckpointAfterBytes. Writes go on while it runs. It is a no-op in
-// memory.
+// exceeds CheckpointAfterBytes (unless that is set to 0). Writes go on while
+// it runs. It is a no-op in memory.
 func (db *DB[K, V]) Checkpoint(ctx context.Context) error {
 	if err := db.check(ctx, "checkpoint"); err != nil {
 		return err

@@ -335,3 +335,30 @@ func TestCancelDuringReadDiscardsResult(t *testing.T) {
 		})
 	}
 }
+
+// A nil *Tx's scans and a nil *Stream return ErrInvalidArgument too.
+func TestNilTxScansAndNilStream(t *testing.T) {
+	noPanic := func(name string, f func() error) {
+		t.Helper()
+		var err error
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					err = fmt.Errorf("panicked: %v", r)
+				}
+			}()
+			err = f()
+		}()
+		require.ErrorIs(t, err, fluxmap.ErrInvalidArgument, name)
+	}
+	var tx *fluxmap.Tx[string, int64]
+	noPanic("nil Tx Get", func() error { _, _, err := tx.Get("a"); return err })
+	noPanic("nil Tx Range", func() error { _, err := tx.Range("a", "b"); return err })
+	noPanic("nil Tx PrefixScan", func() error { _, err := tx.PrefixScan(""); return err })
+	var s *fluxmap.Stream[string, int64]
+	noPanic("nil Stream", func() error {
+		for range s.All() {
+		}
+		return s.Err()
+	})
+}

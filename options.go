@@ -172,8 +172,11 @@ func (b *Builder[K, V]) ValueCodec(c ValueCodec[V]) *Builder[K, V] { b.valueCode
 // fail with ErrKeyTooLarge. Default: 64 KiB.
 func (b *Builder[K, V]) MaxKeySize(n int) *Builder[K, V] { b.maxKeySize = n; return b }
 
-// MaxValueSize sets the largest string or []byte value accepted, in bytes;
-// larger values fail with ErrValueTooLarge. Default: 64 MiB.
+// MaxValueSize sets the largest string or []byte value accepted, in bytes
+// (in a durable database, the largest encoded value of any type); larger
+// values fail with ErrValueTooLarge. A durable database logs a key and its
+// value in one WAL record of at most 256 MiB, so there MaxKeySize plus
+// MaxValueSize must fit in it. Default: 64 MiB.
 func (b *Builder[K, V]) MaxValueSize(n int) *Builder[K, V] { b.maxValueSize = n; return b }
 
 // MaxTxnWrites sets how many distinct keys one transaction may write; the

@@ -25,8 +25,10 @@ import (
 // Stream from a Tx reads at the transaction's snapshot merged with its
 // buffered writes (and, under Serializable isolation, records the scanned
 // range for validation). Breaking out of the loop early is fine: the
-// snapshot and buffers are released when the loop ends. A Stream is for one
-// goroutine.
+// snapshot and buffers are released when the loop ends. A Tx stream ends
+// with its transaction: if the transaction commits, rolls back or is
+// cancelled while the loop runs, the loop stops and Err reports why
+// (ErrTxnDone, or the context's error). A Stream is for one goroutine.
 type Stream[K, V any] struct {
 	db   *DB[K, V]
 	tx   *Tx[K, V] // nil for a DB stream
@@ -40,11 +42,19 @@ const ctxCheckEvery = 64
 
 // Err returns the error that ended the last iteration early, or nil if it
 // ran to the end or the caller stopped it.
-func (s *Stream[K, V]) Err() error { return s.err }
+func (s *Stream[K, V]) Err() error {
+	if s == nil {
+		return fmt.Errorf("fluxmap: scan: %w: nil Stream", ErrInvalidArgument)
+	}
+	return s.err
+}
 
 // All returns the iterator. See Stream.
 func (s *Stream[K, V]) All() iter.Seq2[K, V] {
 	return func(yield func(K, V) bool) {
+		if s == nil {
+			return // Err says why
+		}
 		if s.err != nil {
 			return // a bad bound: nothing to scan
 		}
