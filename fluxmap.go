@@ -154,14 +154,14 @@ func (db *DB[K, V]) PrefixScan(ctx context.Context, prefix K) ([]Entry[K, V], er
 // buffer per shard.
 func (db *DB[K, V]) RangeStream(ctx context.Context, lo, hi K) *Stream[K, V] {
 	s := &Stream[K, V]{db: db, ctx: ctx}
-	s.span, s.err = db.rangeSpan(lo, hi)
+	s.span, s.bad = db.rangeSpan(lo, hi)
 	return s
 }
 
 // PrefixStream is the streaming form of PrefixScan.
 func (db *DB[K, V]) PrefixStream(ctx context.Context, prefix K) *Stream[K, V] {
 	s := &Stream[K, V]{db: db, ctx: ctx}
-	s.span, s.err = db.prefixSpan(prefix)
+	s.span, s.bad = db.prefixSpan(prefix)
 	return s
 }
 

@@ -2,6 +2,7 @@ package fluxmap_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -361,4 +362,42 @@ func TestNilTxScansAndNilStream(t *testing.T) {
 		}
 		return s.Err()
 	})
+}
+
+// pickyCodec is a string codec whose DecodeKey refuses keys starting with
+// "bad" (standing in for a user codec that meets an encoding it cannot
+// read).
+type pickyCodec struct{}
+
+func (pickyCodec) AppendKey(dst []byte, k string) []byte { return append(dst, k...) }
+func (pickyCodec) DecodeKey(enc []byte) (string, error) {
+	if strings.HasPrefix(string(enc), "bad") {
+		return "", errors.New("undecodable key")
+	}
+	return string(enc), nil
+}
+
+// A DB Stream takes a fresh snapshot each time All is ranged over, and Err
+// reports what ended the last iteration: an iteration that failed (here on
+// a key the codec cannot decode) does not stop the next one.
+func TestStreamRerunsAfterFailedIteration(t *testing.T) {
+	ctx := context.Background()
+	db := build(t, fluxmap.New[string, int]().Shards(4).KeyCodec(pickyCodec{}))
+	require.NoError(t, db.Insert(ctx, "a", 1))
+	require.NoError(t, db.Insert(ctx, "bad", 2))
+
+	s := db.PrefixStream(ctx, "")
+	for range s.All() {
+	}
+	require.Error(t, s.Err(), "first iteration meets the undecodable key")
+
+	_, _, err := db.Remove(ctx, "bad")
+	require.NoError(t, err)
+
+	var got []string
+	for k := range s.All() { // a fresh snapshot, per the doc
+		got = append(got, k)
+	}
+	require.NoError(t, s.Err(), "the second iteration ran to the end; Err must not report the first one's error")
+	require.Equal(t, []string{"a"}, got)
 }

@@ -34,7 +34,8 @@ type Stream[K, V any] struct {
 	tx   *Tx[K, V] // nil for a DB stream
 	ctx  context.Context
 	span shard.Span
-	err  error
+	bad  error // a bound that could not be encoded: no iteration can run
+	err  error // what ended the last iteration early
 }
 
 // ctxCheckEvery is how many entries pass between context checks.
@@ -46,6 +47,9 @@ func (s *Stream[K, V]) Err() error {
 	if s == nil {
 		return fmt.Errorf("fluxmap: scan: %w: nil Stream", ErrInvalidArgument)
 	}
+	if s.bad != nil {
+		return s.bad
+	}
 	return s.err
 }
 
@@ -55,8 +59,8 @@ func (s *Stream[K, V]) All() iter.Seq2[K, V] {
 		if s == nil {
 			return // Err says why
 		}
-		if s.err != nil {
-			return // a bad bound: nothing to scan
+		if s.bad != nil {
+			return // nothing to scan; Err says why
 		}
 		s.err = s.run(yield)
 	}

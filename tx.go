@@ -260,20 +260,20 @@ func (tx *Tx[K, V]) PrefixScan(prefix K) ([]Entry[K, V], error) {
 // RangeStream is the streaming form of Range.
 func (tx *Tx[K, V]) RangeStream(lo, hi K) *Stream[K, V] {
 	if tx == nil {
-		return &Stream[K, V]{err: tx.usable("scan")}
+		return &Stream[K, V]{bad: tx.usable("scan")}
 	}
 	s := &Stream[K, V]{db: tx.db, tx: tx, ctx: tx.ctx}
-	s.span, s.err = tx.db.rangeSpan(lo, hi)
+	s.span, s.bad = tx.db.rangeSpan(lo, hi)
 	return s
 }
 
 // PrefixStream is the streaming form of PrefixScan.
 func (tx *Tx[K, V]) PrefixStream(prefix K) *Stream[K, V] {
 	if tx == nil {
-		return &Stream[K, V]{err: tx.usable("scan")}
+		return &Stream[K, V]{bad: tx.usable("scan")}
 	}
 	s := &Stream[K, V]{db: tx.db, tx: tx, ctx: tx.ctx}
-	s.span, s.err = tx.db.prefixSpan(prefix)
+	s.span, s.bad = tx.db.prefixSpan(prefix)
 	return s
 }
 
