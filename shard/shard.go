@@ -340,7 +340,7 @@ func (s *Shard[V]) get(r *Request[V]) {
 				}
 				if v.LiveAt(now) {
 					res = ReadResult[V]{Value: v.Value, Found: true}
-					if nv := n.Newest(); !nv.Tombstone() {
+					if s.mem.tracker != nil && !n.Newest().Tombstone() {
 						s.touch(n) // a deleted key is no eviction candidate, however old the snapshot
 					}
 				}
