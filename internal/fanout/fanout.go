@@ -4,14 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"time"
 
 	"github.com/panjf2000/ants/v2"
 )
 
 // Run calls fn(0..n-1) on at most workers goroutines and waits for all of
-// them. It returns every error, joined. The pool is released (and its
-// goroutines awaited) before Run returns.
+// them. It returns every error, joined. The pool is released before Run
+// returns; its idle goroutines exit right after.
 func Run(n, workers int, fn func(i int) error) error {
 	if n == 0 {
 		return nil
@@ -34,9 +33,13 @@ func Run(n, workers int, fn func(i int) error) error {
 		}
 	}
 	wg.Wait()
-	if err := pool.ReleaseTimeout(10 * time.Second); err != nil {
-		errs = append(errs, fmt.Errorf("fluxmap: releasing worker pool: %w", err))
-	}
+	// Every task has finished, so the pool's goroutines are idle: Release
+	// tells them to exit and they do so on their own. Not ReleaseTimeout:
+	// its wait for them is a loop that never blocks once the workers are
+	// gone but the pool's clock goroutine has not yet run, and with
+	// GOMAXPROCS=1 it was seen spinning past its own timeout (a checkpoint
+	// and an open hung for minutes in stress runs).
+	pool.Release()
 	return errors.Join(errs...)
 }
 
