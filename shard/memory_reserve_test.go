@@ -3,7 +3,6 @@ package shard
 import (
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -12,20 +11,7 @@ import (
 
 func memTStartShard(t *testing.T, cfg Memory[string]) (*Shard[string], *fakeClock) {
 	t.Helper()
-	clock := &fakeClock{}
-	stop := make(chan struct{})
-	s := New[string](Config{ID: 0, SkiplistP: 0.25, Seed: 1, Clock: clock, Stop: stop, InboxSize: 16}, nil)
-	s.SetMemory(cfg)
-	go s.Run()
-	t.Cleanup(func() {
-		close(stop)
-		select {
-		case <-s.Exited():
-		case <-time.After(5 * time.Second):
-			t.Error("shard did not exit")
-		}
-	})
-	return s, clock
+	return startWith(t, func(s *Shard[string]) { s.SetMemory(cfg) })
 }
 
 // TestMemRejectReservesPreparedRoom: under Reject, a prepared transaction

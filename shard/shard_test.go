@@ -49,9 +49,18 @@ func (c *fakeClock) Dones() []uint64 {
 // start runs a shard until the test ends.
 func start(t *testing.T) (*Shard[string], *fakeClock) {
 	t.Helper()
+	return startWith(t, nil)
+}
+
+// startWith is start with setup (if not nil) applied before the shard runs.
+func startWith(t *testing.T, setup func(*Shard[string])) (*Shard[string], *fakeClock) {
+	t.Helper()
 	clock := &fakeClock{}
 	stop := make(chan struct{})
 	s := New[string](Config{ID: 3, SkiplistP: 0.25, Seed: 1, Clock: clock, Stop: stop, InboxSize: 16}, nil)
+	if setup != nil {
+		setup(s)
+	}
 	go s.Run()
 	t.Cleanup(func() {
 		close(stop)
