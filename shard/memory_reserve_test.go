@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/fluxmap/fluxmap/evict"
+	"github.com/fluxmap/fluxmap/internal/errs"
 )
 
 func memTStartShard(t *testing.T, cfg Memory[string]) (*Shard[string], *fakeClock) {
@@ -14,71 +15,75 @@ func memTStartShard(t *testing.T, cfg Memory[string]) (*Shard[string], *fakeCloc
 	return startWith(t, func(s *Shard[string]) { s.SetMemory(cfg) })
 }
 
-// TestMemRejectReservesPreparedRoom: under Reject, a prepared transaction
-// reserves the room its writes will take, so a second one that fits only
-// without the first is refused at prepare, and the reservation is given
-// back when the first commits or aborts.
-func TestMemRejectReservesPreparedRoom(t *testing.T) {
-	big := strings.Repeat("x", 1000)
-	s, _ := memTStartShard(t, Memory[string]{
-		Budget:    1500, // one big entry fits, two do not
-		Policy:    evict.Reject,
-		ValueSize: func(_ string, v string) int64 { return int64(len(v)) },
-	})
-
-	a, b := NewRequest[string](), NewRequest[string]()
-	a.Kind, a.TS, a.Writes = KindPrepare, 0, []Write[string]{{Key: "a", Value: big}}
-	b.Kind, b.TS, b.Writes = KindPrepare, 0, []Write[string]{{Key: "b", Value: big}}
-	s.Do(a)
-	require.NoError(t, a.Err)
-	s.Do(b)
-	if b.Err != nil {
-		// Correct behaviour: the second prepare is refused.
-		require.ErrorContains(t, b.Err, "memory")
-		return
-	}
-	a.Kind, a.TS = KindCommit, 10
-	b.Kind, b.TS = KindCommit, 11
-	a.Participants, b.Participants = []uint32{0}, []uint32{0}
-	CommitGroup([]*Request[string]{a})
-	CommitGroup([]*Request[string]{b})
-	s.Do(a)
-	s.Do(b)
-	require.NoError(t, a.Err)
-	require.NoError(t, b.Err)
-	r := NewRequest[string]()
-	r.Kind = KindStats
-	s.Do(r)
-	t.Logf("budget 1500, bytes after both commits %d", r.Stats.Bytes)
-	require.LessOrEqual(t, r.Stats.Bytes, int64(1500), "Reject let the shard exceed its budget")
-}
-
-// TestMemRejectFastPathCountsPrepared: a fast-path commit counts the room
-// a prepared transaction holds but has not installed yet.
-func TestMemRejectFastPathCountsPrepared(t *testing.T) {
-	big := strings.Repeat("x", 1000)
+// rejectShard starts a shard whose Reject budget holds one 1000-byte value
+// but not two.
+func rejectShard(t *testing.T) *Shard[string] {
+	t.Helper()
 	s, _ := memTStartShard(t, Memory[string]{
 		Budget:    1500,
 		Policy:    evict.Reject,
 		ValueSize: func(_ string, v string) int64 { return int64(len(v)) },
 	})
-	a := NewRequest[string]()
-	a.Kind, a.TS, a.Writes = KindPrepare, 0, []Write[string]{{Key: "a", Value: big}}
-	s.Do(a)
-	require.NoError(t, a.Err)
-	f := NewRequest[string]()
-	f.Kind, f.Blind, f.Writes = KindCommitOne, true, []Write[string]{{Key: "f", Value: big}}
-	s.Do(f)
-	if f.Err != nil {
-		return // refused: correct
+	return s
+}
+
+// do sends one request of kind k for writes of key = big and returns it.
+func do(t *testing.T, s *Shard[string], r *Request[string], k Kind, ts uint64, key string) *Request[string] {
+	t.Helper()
+	if r == nil {
+		r = NewRequest[string]()
+		r.Writes = []Write[string]{{Key: key, Value: strings.Repeat("x", 1000)}}
+		r.Participants = []uint32{0}
 	}
-	a.Kind, a.TS, a.Participants = KindCommit, 100, []uint32{0}
-	CommitGroup([]*Request[string]{a})
-	s.Do(a)
-	require.NoError(t, a.Err)
+	r.Kind, r.TS = k, ts
+	if k == KindCommit {
+		CommitGroup([]*Request[string]{r})
+	}
+	s.Do(r)
+	return r
+}
+
+func shardBytes(t *testing.T, s *Shard[string]) int64 {
+	t.Helper()
 	r := NewRequest[string]()
 	r.Kind = KindStats
 	s.Do(r)
-	t.Logf("budget 1500, bytes %d", r.Stats.Bytes)
-	require.LessOrEqual(t, r.Stats.Bytes, int64(1500), "Reject let the shard exceed its budget")
+	return r.Stats.Bytes
+}
+
+// TestMemRejectReservesPreparedRoom: under Reject, a prepared transaction
+// reserves the room its writes will take, so a second one that fits only
+// without the first is refused at prepare, and the reservation is given
+// back when the first aborts or commits.
+func TestMemRejectReservesPreparedRoom(t *testing.T) {
+	s := rejectShard(t)
+	a := do(t, s, nil, KindPrepare, 0, "a")
+	require.NoError(t, a.Err)
+	b := do(t, s, nil, KindPrepare, 0, "b")
+	require.ErrorIs(t, b.Err, errs.ErrMemoryLimit, "a's reservation leaves no room for b")
+
+	do(t, s, a, KindAbort, 0, "")
+	b = do(t, s, nil, KindPrepare, 0, "b")
+	require.NoError(t, b.Err, "the abort gave a's room back")
+	do(t, s, b, KindCommit, 10, "")
+	require.NoError(t, b.Err)
+	require.LessOrEqual(t, shardBytes(t, s), int64(1500))
+
+	c := do(t, s, nil, KindPrepare, 0, "c")
+	require.ErrorIs(t, c.Err, errs.ErrMemoryLimit, "b's bytes are installed now")
+}
+
+// TestMemRejectFastPathCountsPrepared: a fast-path commit counts the room
+// a prepared transaction holds but has not installed yet.
+func TestMemRejectFastPathCountsPrepared(t *testing.T) {
+	s := rejectShard(t)
+	a := do(t, s, nil, KindPrepare, 0, "a")
+	require.NoError(t, a.Err)
+	f := NewRequest[string]()
+	f.Kind, f.Blind, f.Writes = KindCommitOne, true, []Write[string]{{Key: "f", Value: strings.Repeat("x", 1000)}}
+	s.Do(f)
+	require.ErrorIs(t, f.Err, errs.ErrMemoryLimit)
+	do(t, s, a, KindCommit, 100, "")
+	require.NoError(t, a.Err)
+	require.LessOrEqual(t, shardBytes(t, s), int64(1500))
 }
