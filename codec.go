@@ -1,5 +1,7 @@
 package fluxmap
 
+import "reflect"
+
 // KeyCodec turns keys of type K into byte strings whose bytewise order is
 // the order the user wants for scans, and back. Built-in codecs exist for
 // string, []byte, the signed and unsigned integer types and the float types;
@@ -25,4 +27,40 @@ type ValueCodec[V any] interface {
 	// DecodeValue decodes an encoding produced by AppendValue. It must not
 	// retain enc.
 	DecodeValue(enc []byte) (V, error)
+}
+
+// CodecIdentifier is implemented by a codec that names its format. A
+// durable database records the identities of its key and value codecs on
+// first open, and a later Build with other codecs fails with ErrConfig
+// before it reads or writes anything else, since bytes written by one
+// codec would decode wrongly, or sort wrongly, through another.
+//
+// A codec without CodecID is identified by its Go type and the type it
+// encodes (for example JSONCodec[Order]() by the JSON codec's type and
+// Order's package path and name), so renaming either type, or moving it to
+// another package, makes an existing database refuse to open. A codec that
+// should survive such a refactoring implements CodecID and returns a name
+// that changes only when its encoding does.
+type CodecIdentifier interface {
+	CodecID() string
+}
+
+// codecID returns c's identity for encoding values of type t.
+func codecID(c any, t reflect.Type) string {
+	if ci, ok := c.(CodecIdentifier); ok {
+		return ci.CodecID()
+	}
+	return qualifiedName(reflect.TypeOf(c)) + "(" + qualifiedName(t) + ")"
+}
+
+// qualifiedName is t's name with its package path, or its literal form if
+// it is not a named type.
+func qualifiedName(t reflect.Type) string {
+	if t == nil {
+		return "nil"
+	}
+	if t.Name() != "" && t.PkgPath() != "" {
+		return t.PkgPath() + "." + t.Name()
+	}
+	return t.String()
 }

@@ -3,6 +3,7 @@ package fluxmap
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"runtime"
 	"time"
 	"unsafe"
@@ -237,7 +238,7 @@ func (b *Builder[K, V]) validate() error {
 	return nil
 }
 
-func (b *Builder[K, V]) durableConfig(vc ValueCodec[V]) *coordinator.DurableConfig[V] {
+func (b *Builder[K, V]) durableConfig(kc KeyCodec[K], vc ValueCodec[V]) *coordinator.DurableConfig[V] {
 	if b.durability == inMemory {
 		return nil
 	}
@@ -269,6 +270,8 @@ func (b *Builder[K, V]) durableConfig(vc ValueCodec[V]) *coordinator.DurableConf
 		CheckpointBytes: ckpt,
 		Encode:          vc.AppendValue,
 		Decode:          vc.DecodeValue,
+		KeyCodec:        codecID(kc, reflect.TypeFor[K]()),
+		ValueCodec:      codecID(vc, reflect.TypeFor[V]()),
 	}
 }
 
@@ -312,7 +315,7 @@ func (b *Builder[K, V]) Build(ctx context.Context) (*DB[K, V], error) {
 		Shards:         b.shards,
 		SkiplistP:      b.skiplistP,
 		Serializable:   b.isolation == Serializable,
-		Durable:        b.durableConfig(vc),
+		Durable:        b.durableConfig(kc, vc),
 		VacuumInterval: b.vacuum.Interval,
 		Memory:         b.memoryConfig(&db.keys),
 		Now:            func() int64 { return now().UnixNano() },

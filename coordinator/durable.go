@@ -191,7 +191,8 @@ func (c *Coordinator[V]) broadcast(kind shard.Kind, ts uint64) error {
 
 func (c *Coordinator[V]) checkpointShard(i int, ts uint64) error {
 	d := c.durable
-	cw, err := wal.CreateCheckpoint(d.cfg.FS, shardDir(d.cfg.Dir, d.gen, i), ts)
+	cw, err := wal.CreateCheckpoint(d.cfg.FS, shardDir(d.cfg.Dir, d.gen, i), ts,
+		wal.Owner{Shard: uint32(i), Shards: uint32(len(c.shards))})
 	if err != nil {
 		return err
 	}

@@ -1,19 +1,14 @@
 package coordinator
 
 import (
-	"bufio"
-	"bytes"
 	"cmp"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"io"
 	iofs "io/fs"
 	"path"
 	"runtime"
 	"slices"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/fluxmap/fluxmap/internal/errs"
@@ -37,138 +32,30 @@ type DurableConfig[V any] struct {
 	CheckpointBytes int64
 	Encode          func(dst []byte, v V) ([]byte, error)
 	Decode          func(enc []byte) (V, error)
+	// KeyCodec and ValueCodec identify the codecs. The first open records
+	// them in the MANIFEST; a later open with others fails with ErrConfig
+	// before it reads or writes anything else.
+	KeyCodec, ValueCodec string
 }
 
-// Directory layout:
+// Recovery runs in phases, each a function below:
 //
-//	Dir/LOCK                      held while open
-//	Dir/MANIFEST                  generation and shard count, replaced atomically
-//	Dir/gen-G/shard-NNNN/         one shard's WAL segments and checkpoints
+//  1. lock: create Dir if it is new, take Dir/LOCK;
+//  2. manifest: read it, or make sure Dir holds no generation without one;
+//     check the codecs;
+//  3. readGeneration: verify the current generation's inventory (every
+//     shard directory, a checkpoint owned by that shard in each, WAL
+//     segments without gaps back to what the checkpoint covers) and read
+//     it, shards in parallel; nothing is written;
+//  4. replayImages: the recovered prefix of commit timestamps and each
+//     shard's state at it;
+//  5. resume the logs in place, or build a new generation holding exactly
+//     the recovered state (buildGeneration);
+//  6. cleanup: remove the generations the MANIFEST names as pending or
+//     obsolete.
 //
-// A generation is a complete set of shard directories for one shard count.
-// Recovery starts a new generation (and switches MANIFEST to it only once it
-// is durable) when the shard count changes or when some log holds records
-// past the recovered prefix: those records' timestamps will be reused, so
-// they must not survive into the logs that new commits append to.
-
-const manifestName = "MANIFEST"
-
-func genDir(dir string, gen uint64) string { return path.Join(dir, fmt.Sprintf("gen-%d", gen)) }
-
-func shardDir(dir string, gen uint64, i int) string {
-	return path.Join(genDir(dir, gen), fmt.Sprintf("shard-%04d", i))
-}
-
-type manifest struct {
-	gen    uint64
-	shards int
-}
-
-func (m manifest) body() string {
-	return fmt.Sprintf("fluxmap-manifest 1\ngeneration %d\nshards %d\n", m.gen, m.shards)
-}
-
-func readManifest(fs wal.FS, dir string) (manifest, bool, error) {
-	names, err := fs.List(dir)
-	if err != nil {
-		return manifest{}, false, err
-	}
-	if !slices.Contains(names, manifestName) {
-		return manifest{}, false, nil
-	}
-	f, err := fs.Open(path.Join(dir, manifestName))
-	if err != nil {
-		return manifest{}, false, err
-	}
-	defer f.Close()
-	size, err := f.Size()
-	if err != nil {
-		return manifest{}, false, err
-	}
-	if size > 4096 {
-		return manifest{}, false, fmt.Errorf("%w: %s is %d bytes", errs.ErrCorrupt, manifestName, size)
-	}
-	buf := make([]byte, size)
-	if _, err := f.ReadAt(buf, 0); err != nil && !errors.Is(err, io.EOF) {
-		return manifest{}, false, err
-	}
-	body, sum, ok := bytes.Cut(buf, []byte("crc "))
-	want := fmt.Sprintf("%08x\n", crc32.Checksum(body, crc32.MakeTable(crc32.Castagnoli)))
-	if !ok || string(sum) != want {
-		return manifest{}, false, fmt.Errorf("%w: %s checksum mismatch", errs.ErrCorrupt, manifestName)
-	}
-	var m manifest
-	sc := bufio.NewScanner(bytes.NewReader(body))
-	for sc.Scan() {
-		k, v, _ := strings.Cut(sc.Text(), " ")
-		switch k {
-		case "generation":
-			m.gen, err = strconv.ParseUint(v, 10, 64)
-		case "shards":
-			m.shards, err = strconv.Atoi(v)
-		}
-		if err != nil {
-			return manifest{}, false, fmt.Errorf("%w: %s: %v", errs.ErrCorrupt, manifestName, err)
-		}
-	}
-	if m.gen == 0 || m.shards < 1 {
-		return manifest{}, false, fmt.Errorf("%w: %s: bad contents", errs.ErrCorrupt, manifestName)
-	}
-	return m, true, nil
-}
-
-func writeManifest(fs wal.FS, dir string, m manifest) error {
-	body := m.body()
-	data := fmt.Sprintf("%scrc %08x\n", body, crc32.Checksum([]byte(body), crc32.MakeTable(crc32.Castagnoli)))
-	tmp := path.Join(dir, manifestName+".tmp")
-	f, err := fs.Create(tmp)
-	if err != nil {
-		return err
-	}
-	if _, err := f.WriteAt([]byte(data), 0); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := fs.Rename(tmp, path.Join(dir, manifestName)); err != nil {
-		return err
-	}
-	return fs.SyncDir(dir)
-}
-
-// logRecord is one decoded WAL record.
-type logRecord[V any] struct {
-	ts     uint64
-	parts  []uint32
-	writes []shard.Write[V]
-}
-
-// shardImage is what recovery read from one shard directory.
-type shardImage[V any] struct {
-	ckptTS  uint64
-	entries map[string]ckptEntry[V] // the checkpoint's state at ckptTS
-	records []logRecord[V]
-	log     *wal.Log
-}
-
-type ckptEntry[V any] struct {
-	value  V
-	expiry int64
-}
-
-// keyState is a key's newest recovered version.
-type keyState[V any] struct {
-	ts        uint64
-	value     V
-	expiry    int64
-	tombstone bool
-}
+// Up to phase 4 recovery changes nothing on disk (a refused open leaves
+// the directory as it found it, LOCK aside).
 
 // recovered is the outcome of recovery: per new shard, the keys to load,
 // the open logs to append to, and the timestamp to restart the oracle at.
@@ -180,25 +67,377 @@ type recovered[V any] struct {
 	unlock io.Closer
 }
 
-func readShard[V any](d *DurableConfig[V], sdir string) (*shardImage[V], error) {
+// keyState is a key's newest recovered version.
+type keyState[V any] struct {
+	ts        uint64
+	value     V
+	expiry    int64
+	tombstone bool
+}
+
+// recoverDir opens (or creates) the durable directory and rebuilds the
+// state for n shards.
+func recoverDir[V any](d *DurableConfig[V], n int) (*recovered[V], error) {
+	unlock, err := lockDir(d.FS, d.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("fluxmap: opening %s: %w", d.Dir, err)
+	}
+	rec, err := recoverLocked(d, n)
+	if err != nil {
+		unlock.Close()
+		return nil, fmt.Errorf("fluxmap: opening %s: %w", d.Dir, err)
+	}
+	rec.unlock = unlock
+	return rec, nil
+}
+
+// lockDir creates dir durably if it is missing and takes its lock.
+func lockDir(fs wal.FS, dir string) (io.Closer, error) {
+	if err := makeDirDurable(fs, dir); err != nil {
+		return nil, fmt.Errorf("creating it: %w", err)
+	}
+	return fs.Lock(path.Join(dir, "LOCK"))
+}
+
+func recoverLocked[V any](d *DurableConfig[V], n int) (*recovered[V], error) {
+	m, found, err := readManifest(d.FS, d.Dir)
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		if err := checkNoGenerations(d.FS, d.Dir); err != nil {
+			return nil, err
+		}
+		return createDatabase(d, n, nil)
+	}
+	if m.gen == 0 {
+		// The first generation was being built when a crash came; nothing
+		// was ever committed to it.
+		return createDatabase(d, n, &m)
+	}
+	if m.keyCodec != d.KeyCodec || m.valueCodec != d.ValueCodec {
+		return nil, fmt.Errorf("the database was created with key codec %q and value codec %q, "+
+			"but this open uses key codec %q and value codec %q: %w",
+			m.keyCodec, m.valueCodec, d.KeyCodec, d.ValueCodec, errs.ErrConfig)
+	}
+	imgs, err := readGeneration(d, m)
+	if err != nil {
+		return nil, err
+	}
+	start, states, beyond := replayImages(imgs)
+	if !beyond && m.shards == n {
+		rec := &recovered[V]{start: start, gen: m.gen, loads: states}
+		for i, img := range imgs {
+			l, err := img.log.Resume()
+			if err != nil {
+				for _, img := range imgs[i:] {
+					img.log.Close()
+				}
+				for _, l := range rec.logs {
+					l.Close()
+				}
+				return nil, err
+			}
+			rec.logs = append(rec.logs, l)
+		}
+		cleanup(d.FS, d.Dir, m)
+		return rec, nil
+	}
+	// The shard count changed, or some log holds records past the recovered
+	// prefix: those belong to transactions that some participant's log lost
+	// (a torn tail), and new commits will reuse their timestamps, so they
+	// must not survive into the logs that new commits append to.
+	for _, img := range imgs {
+		img.log.Close()
+	}
+	loads := make([]map[string]keyState[V], n)
+	for i := range loads {
+		loads[i] = make(map[string]keyState[V])
+	}
+	for _, st := range states {
+		for k, s := range st {
+			loads[shardIndex(k, n)][k] = s
+		}
+	}
+	return switchGeneration(d, m, n, start, loads)
+}
+
+// checkNoGenerations refuses a directory without a MANIFEST that holds a
+// generation: its MANIFEST was lost, and opening it as a new database
+// would hide the data.
+func checkNoGenerations(fs wal.FS, dir string) error {
+	names, err := fs.List(dir)
+	if err != nil {
+		return err
+	}
+	for _, name := range names {
+		if _, ok := parseGenName(name); ok {
+			return fmt.Errorf("%s is missing, but %s holds %s: refusing to open it as a new database: %w",
+				manifestName, dir, name, errs.ErrCorrupt)
+		}
+	}
+	return nil
+}
+
+// createDatabase builds the first generation, empty. prev is the MANIFEST
+// of an earlier attempt that a crash interrupted, if any.
+func createDatabase[V any](d *DurableConfig[V], n int, prev *manifest) (*recovered[V], error) {
+	m := manifest{shards: n, keyCodec: d.KeyCodec, valueCodec: d.ValueCodec}
+	if prev != nil {
+		m.pending = prev.pending
+	}
+	loads := make([]map[string]keyState[V], n)
+	for i := range loads {
+		loads[i] = map[string]keyState[V]{}
+	}
+	return switchGeneration(d, m, n, 0, loads)
+}
+
+// switchGeneration builds a new generation of n shards holding loads, as
+// of timestamp start, and makes it the current one in the MANIFEST; then it
+// removes the one it replaces. m is the MANIFEST now in force (generation 0
+// for a new database).
+func switchGeneration[V any](d *DurableConfig[V], m manifest, n int, start uint64, loads []map[string]keyState[V]) (*recovered[V], error) {
+	fs := d.FS
+	if m.pending.gen != 0 {
+		// An earlier attempt's leftovers: never current, so nothing is lost.
+		if !removeGeneration(fs, d.Dir, m.pending) {
+			return nil, fmt.Errorf("cannot remove the unfinished generation %s", genDir(d.Dir, m.pending.gen))
+		}
+	}
+	// The MANIFEST names one obsolete generation at a time. One that cannot
+	// be removed whole holds something recovery did not write; it stays on
+	// disk, no longer named.
+	removeGeneration(fs, d.Dir, m.obsolete)
+	m.obsolete = genRef{}
+	gen, err := nextGen(fs, d.Dir, m.gen)
+	if err != nil {
+		return nil, err
+	}
+	m.pending = genRef{gen: gen, shards: n}
+	m.keyCodec, m.valueCodec = d.KeyCodec, d.ValueCodec
+	if err := writeManifest(fs, d.Dir, m); err != nil {
+		return nil, fmt.Errorf("writing %s: %w", manifestName, err)
+	}
+	logs, err := buildGeneration(d, gen, start, loads)
+	if err != nil {
+		return nil, fmt.Errorf("writing the recovered state to %s: %w", genDir(d.Dir, gen), err)
+	}
+	old := genRef{gen: m.gen, shards: m.shards}
+	m.gen, m.shards, m.pending = gen, n, genRef{}
+	if old.gen != 0 {
+		m.obsolete = old
+	}
+	if err := writeManifest(fs, d.Dir, m); err != nil {
+		for _, l := range logs {
+			l.Close()
+		}
+		return nil, fmt.Errorf("writing %s: %w", manifestName, err)
+	}
+	cleanup(fs, d.Dir, m)
+	return &recovered[V]{start: start, gen: gen, loads: loads, logs: logs}, nil
+}
+
+// nextGen returns a generation number above cur and above any entry of dir
+// that is named like a generation, so a new generation never lands in a
+// directory that the MANIFEST does not account for.
+func nextGen(fs wal.FS, dir string, cur uint64) (uint64, error) {
+	names, err := fs.List(dir)
+	if err != nil {
+		return 0, err
+	}
+	next := cur + 1
+	for _, name := range names {
+		if g, ok := parseGenName(name); ok && g >= next {
+			next = g + 1
+		}
+	}
+	return next, nil
+}
+
+// buildGeneration writes generation gen: per shard a directory, a
+// checkpoint at start (an empty one too: it tells the next open that every
+// timestamp up to start is complete, and which shard the directory
+// belongs to) and a new log. Everything is durable when it returns.
+func buildGeneration[V any](d *DurableConfig[V], gen, start uint64, loads []map[string]keyState[V]) ([]*wal.Log, error) {
+	fs, n := d.FS, len(loads)
+	if err := fs.MkdirAll(genDir(d.Dir, gen)); err != nil {
+		return nil, err
+	}
+	if err := fs.SyncDir(d.Dir); err != nil {
+		return nil, err
+	}
+	logs := make([]*wal.Log, n)
+	err := fanout.Run(n, runtime.GOMAXPROCS(0), func(i int) error {
+		sdir := shardDir(d.Dir, gen, i)
+		cw, err := wal.CreateCheckpoint(fs, sdir, start, wal.Owner{Shard: uint32(i), Shards: uint32(n)})
+		if err != nil {
+			return err
+		}
+		for k, s := range loads[i] {
+			if err := cw.Add(k, s.expiry, func(dst []byte) ([]byte, error) { return d.Encode(dst, s.value) }); err != nil {
+				return errors.Join(err, cw.Abort())
+			}
+		}
+		if err := cw.Commit(); err != nil {
+			return errors.Join(err, cw.Abort()) // closes the file a failed step left open
+		}
+		logs[i], err = wal.Create(wal.Options{FS: fs, Dir: sdir, SegmentSize: d.SegmentSize, PoolSize: d.PoolSize})
+		return err
+	})
+	if err == nil {
+		err = fs.SyncDir(genDir(d.Dir, gen))
+	}
+	if err != nil {
+		for _, l := range logs {
+			if l != nil {
+				l.Close()
+			}
+		}
+		return nil, err
+	}
+	return logs, nil
+}
+
+// cleanup removes the generations m names as pending or obsolete and, if
+// it removed them whole, writes m without them. It is best effort: what it
+// leaves stays named in the MANIFEST and is removed on a later open.
+func cleanup(fs wal.FS, dir string, m manifest) {
+	if m.pending.gen == 0 && m.obsolete.gen == 0 {
+		return
+	}
+	for _, g := range []*genRef{&m.pending, &m.obsolete} {
+		if g.gen != 0 && removeGeneration(fs, dir, *g) {
+			*g = genRef{}
+		}
+	}
+	if m.pending.gen == 0 && m.obsolete.gen == 0 {
+		_ = writeManifest(fs, dir, m) // best effort, as above
+	}
+}
+
+// removeGeneration removes what recovery itself writes in generation g:
+// the files named as the wal package names them in each of its shard
+// directories, those directories and the generation's directory. It
+// follows no symbolic link and removes nothing else, so a directory that
+// holds anything more stays. It reports whether g's directory is gone.
+func removeGeneration(fs wal.FS, dir string, g genRef) bool {
+	if g.gen == 0 {
+		return true
+	}
+	gdir := genDir(dir, g.gen)
+	mode, err := fs.Lstat(gdir)
+	if errors.Is(err, iofs.ErrNotExist) {
+		return true
+	}
+	if err != nil || !mode.IsDir() {
+		return false
+	}
+	for i := range g.shards {
+		sdir := shardDir(dir, g.gen, i)
+		if mode, err := fs.Lstat(sdir); err != nil || !mode.IsDir() {
+			continue
+		}
+		names, err := fs.List(sdir)
+		if err != nil {
+			continue
+		}
+		for _, name := range names {
+			p := path.Join(sdir, name)
+			if mode, err := fs.Lstat(p); err == nil && mode.IsRegular() && wal.IsOwnFile(name) {
+				_ = fs.Remove(p) // what stays makes the directory removals below fail
+			}
+		}
+		_ = fs.Remove(sdir)
+	}
+	if fs.Remove(gdir) != nil {
+		return false
+	}
+	return fs.SyncDir(dir) == nil
+}
+
+// shardImage is what recovery read from one shard directory.
+type shardImage[V any] struct {
+	ckptTS  uint64
+	entries map[string]ckptEntry[V] // the checkpoint's state at ckptTS
+	records []logRecord[V]
+	log     *wal.Replayed
+}
+
+type ckptEntry[V any] struct {
+	value  V
+	expiry int64
+}
+
+// logRecord is one decoded WAL record.
+type logRecord[V any] struct {
+	ts     uint64
+	parts  []uint32
+	writes []shard.Write[V]
+}
+
+// readGeneration verifies and reads every shard of m's current generation,
+// in parallel. It writes nothing.
+func readGeneration[V any](d *DurableConfig[V], m manifest) ([]*shardImage[V], error) {
+	imgs := make([]*shardImage[V], m.shards)
+	err := fanout.Run(m.shards, runtime.GOMAXPROCS(0), func(i int) error {
+		img, err := readShard(d, m, i)
+		imgs[i] = img
+		return err
+	})
+	if err != nil {
+		for _, img := range imgs {
+			if img != nil && img.log != nil {
+				img.log.Close()
+			}
+		}
+		return nil, err
+	}
+	return imgs, nil
+}
+
+// readShard reads shard i's checkpoint and log. Besides the wal package's
+// checks (Replay), it refuses a shard directory that is missing, that has
+// no checkpoint or one of another shard, whose records name participants
+// that do not include it, or whose log lost segments that held commits the
+// checkpoint does not cover.
+func readShard[V any](d *DurableConfig[V], m manifest, i int) (*shardImage[V], error) {
+	sdir := shardDir(d.Dir, m.gen, i)
+	if _, err := d.FS.List(sdir); err != nil {
+		if errors.Is(err, iofs.ErrNotExist) {
+			return nil, fmt.Errorf("shard directory %s is missing: %w", sdir, errs.ErrCorrupt)
+		}
+		return nil, err
+	}
 	img := &shardImage[V]{entries: make(map[string]ckptEntry[V])}
-	ts, _, err := wal.ReadCheckpoint(d.FS, sdir, func(key string, expiry int64, value []byte) error {
+	info, found, err := wal.ReadCheckpoint(d.FS, sdir, func(key string, expiry int64, value []byte) error {
 		v, err := d.Decode(value)
 		if err != nil {
-			return fmt.Errorf("%w: checkpoint value of key %q: %w", errs.ErrCorrupt, key, err)
+			return fmt.Errorf("checkpoint value of key %q: %w: %w", key, errs.ErrCorrupt, err)
 		}
 		img.entries[key] = ckptEntry[V]{value: v, expiry: expiry}
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("fluxmap: reading checkpoint in %s: %w", sdir, err)
+		return nil, fmt.Errorf("reading the checkpoint in %s: %w", sdir, err)
 	}
-	img.ckptTS = ts
-	img.log, err = wal.Open(wal.Options{FS: d.FS, Dir: sdir, SegmentSize: d.SegmentSize, PoolSize: d.PoolSize},
+	if !found {
+		return nil, fmt.Errorf("%s has no checkpoint: %w", sdir, errs.ErrCorrupt)
+	}
+	if want := (wal.Owner{Shard: uint32(i), Shards: uint32(m.shards)}); info.Owner != want {
+		return nil, fmt.Errorf("the checkpoint in %s belongs to shard %d of %d, not to shard %d of %d: %w",
+			sdir, info.Owner.Shard, info.Owner.Shards, i, m.shards, errs.ErrCorrupt)
+	}
+	img.ckptTS = info.TS
+	img.log, err = wal.Replay(wal.Options{FS: d.FS, Dir: sdir, SegmentSize: d.SegmentSize, PoolSize: d.PoolSize},
 		func(_ uint64, payload []byte) error {
 			p, err := wal.DecodePayload(payload)
 			if err != nil {
 				return err
+			}
+			if !slices.Contains(p.Participants, uint32(i)) {
+				return fmt.Errorf("commit %d in %s names participants %v, not shard %d: %w",
+					p.TS, sdir, p.Participants, i, errs.ErrCorrupt)
 			}
 			if p.TS <= img.ckptTS {
 				return nil // covered by the checkpoint
@@ -208,7 +447,7 @@ func readShard[V any](d *DurableConfig[V], sdir string) (*shardImage[V], error) 
 				rec.writes[i] = shard.Write[V]{Key: w.Key, Tombstone: w.Tombstone, Expiry: w.Expiry}
 				if !w.Tombstone {
 					if rec.writes[i].Value, err = d.Decode(w.Value); err != nil {
-						return fmt.Errorf("%w: value of key %q at commit %d: %w", errs.ErrCorrupt, w.Key, p.TS, err)
+						return fmt.Errorf("value of key %q at commit %d: %w: %w", w.Key, p.TS, errs.ErrCorrupt, err)
 					}
 				}
 			}
@@ -216,9 +455,44 @@ func readShard[V any](d *DurableConfig[V], sdir string) (*shardImage[V], error) 
 			return nil
 		})
 	if err != nil {
-		return nil, fmt.Errorf("fluxmap: replaying WAL in %s: %w", sdir, err)
+		return nil, fmt.Errorf("replaying the WAL in %s: %w", sdir, err)
+	}
+	if base := img.log.Base(); base > img.ckptTS {
+		img.log.Close()
+		return nil, fmt.Errorf("WAL segments of %s are missing: the log starts after commit %d, "+
+			"but the checkpoint covers only up to %d: %w", sdir, base, img.ckptTS, errs.ErrCorrupt)
 	}
 	return img, nil
+}
+
+// replayImages returns the recovered prefix (recoveredPrefix), each shard's
+// live keys at it, and whether some log holds records past it.
+func replayImages[V any](imgs []*shardImage[V]) (start uint64, states []map[string]keyState[V], beyond bool) {
+	start = recoveredPrefix(imgs)
+	states = make([]map[string]keyState[V], len(imgs))
+	for i, img := range imgs {
+		st := make(map[string]keyState[V], len(img.entries))
+		for k, e := range img.entries {
+			st[k] = keyState[V]{ts: img.ckptTS, value: e.value, expiry: e.expiry}
+		}
+		slices.SortFunc(img.records, func(a, b logRecord[V]) int { return cmp.Compare(a.ts, b.ts) })
+		for _, r := range img.records {
+			if r.ts > start {
+				beyond = true
+				break
+			}
+			for _, w := range r.writes {
+				st[w.Key] = keyState[V]{ts: r.ts, value: w.Value, expiry: w.Expiry, tombstone: w.Tombstone}
+			}
+		}
+		for k, s := range st {
+			if s.tombstone {
+				delete(st, k)
+			}
+		}
+		states[i] = st
+	}
+	return start, states, beyond
 }
 
 // recoveredPrefix returns the largest T such that every commit timestamp
@@ -261,155 +535,6 @@ func recoveredPrefix[V any](imgs []*shardImage[V]) uint64 {
 	}
 }
 
-// recoverDir opens (or creates) the durable directory and rebuilds the
-// state for n shards. See the directory layout above.
-func recoverDir[V any](d *DurableConfig[V], n int) (rec *recovered[V], err error) {
-	fs := d.FS
-	if err := makeDirDurable(fs, d.Dir); err != nil {
-		return nil, fmt.Errorf("fluxmap: creating %s: %w", d.Dir, err)
-	}
-	unlock, err := fs.Lock(path.Join(d.Dir, "LOCK"))
-	if err != nil {
-		return nil, fmt.Errorf("fluxmap: opening %s: %w", d.Dir, err)
-	}
-	var imgs []*shardImage[V]
-	defer func() {
-		if err != nil {
-			for _, img := range imgs {
-				if img != nil && img.log != nil {
-					img.log.Close()
-				}
-			}
-			unlock.Close()
-		}
-	}()
-	m, found, err := readManifest(fs, d.Dir)
-	if err != nil {
-		return nil, fmt.Errorf("fluxmap: opening %s: %w", d.Dir, err)
-	}
-	// Generations other than the current one are leftovers of a recovery
-	// that crashed before or after switching MANIFEST; neither is needed.
-	if names, err := fs.List(d.Dir); err == nil {
-		for _, name := range names {
-			if strings.HasPrefix(name, "gen-") && (!found || name != path.Base(genDir(d.Dir, m.gen))) {
-				removeTree(fs, path.Join(d.Dir, name))
-			}
-		}
-	}
-	workers := runtime.GOMAXPROCS(0)
-	if found {
-		imgs = make([]*shardImage[V], m.shards)
-		err = fanout.Run(m.shards, workers, func(i int) error {
-			img, err := readShard(d, shardDir(d.Dir, m.gen, i))
-			imgs[i] = img
-			return err
-		})
-		if err != nil {
-			return nil, err
-		}
-	}
-	start := recoveredPrefix(imgs)
-	beyond := false
-	states := make([]map[string]keyState[V], len(imgs))
-	for i, img := range imgs {
-		st := make(map[string]keyState[V], len(img.entries))
-		for k, e := range img.entries {
-			st[k] = keyState[V]{ts: img.ckptTS, value: e.value, expiry: e.expiry}
-		}
-		slices.SortFunc(img.records, func(a, b logRecord[V]) int { return cmp.Compare(a.ts, b.ts) })
-		for _, r := range img.records {
-			if r.ts > start {
-				beyond = true
-				break
-			}
-			for _, w := range r.writes {
-				st[w.Key] = keyState[V]{ts: r.ts, value: w.Value, expiry: w.Expiry, tombstone: w.Tombstone}
-			}
-		}
-		for k, s := range st {
-			if s.tombstone {
-				delete(st, k)
-			}
-		}
-		states[i] = st
-	}
-	rec = &recovered[V]{start: start, unlock: unlock}
-	if found && !beyond && m.shards == n {
-		rec.gen, rec.loads = m.gen, states
-		for _, img := range imgs {
-			rec.logs = append(rec.logs, img.log)
-		}
-		return rec, nil
-	}
-	// Start a new generation holding exactly the recovered state.
-	gen := m.gen + 1
-	loads := make([]map[string]keyState[V], n)
-	for i := range loads {
-		loads[i] = make(map[string]keyState[V])
-	}
-	for _, st := range states {
-		for k, s := range st {
-			loads[shardIndex(k, n)][k] = s
-		}
-	}
-	logs := make([]*wal.Log, n)
-	err = fanout.Run(n, workers, func(i int) error {
-		sdir := shardDir(d.Dir, gen, i)
-		if err := fs.MkdirAll(sdir); err != nil {
-			return err
-		}
-		// Every shard gets a checkpoint at start, an empty one too: it is
-		// what tells the next open that every timestamp up to start is
-		// complete. Without one anywhere (all keys deleted) the next
-		// recovery would count from 0, find no record of timestamp 1, and
-		// drop every commit acknowledged in this generation.
-		if start > 0 {
-			cw, err := wal.CreateCheckpoint(fs, sdir, start)
-			if err != nil {
-				return err
-			}
-			for k, s := range loads[i] {
-				if err := cw.Add(k, s.expiry, func(dst []byte) ([]byte, error) { return d.Encode(dst, s.value) }); err != nil {
-					cw.Abort()
-					return err
-				}
-			}
-			if err := cw.Commit(); err != nil {
-				return errors.Join(err, cw.Abort()) // closes the file a failed step left open
-			}
-		}
-		l, err := wal.Open(wal.Options{FS: fs, Dir: sdir, SegmentSize: d.SegmentSize, PoolSize: d.PoolSize}, func(uint64, []byte) error {
-			return fmt.Errorf("%w: new shard directory %s already has records", errs.ErrCorrupt, sdir)
-		})
-		logs[i] = l
-		return err
-	})
-	if err == nil {
-		err = fs.SyncDir(genDir(d.Dir, gen))
-	}
-	if err == nil {
-		err = writeManifest(fs, d.Dir, manifest{gen: gen, shards: n})
-	}
-	if err != nil {
-		for _, l := range logs {
-			if l != nil {
-				l.Close()
-			}
-		}
-		return nil, fmt.Errorf("fluxmap: writing recovered state to %s: %w", d.Dir, err)
-	}
-	// The old generation is no longer referenced; remove it.
-	for _, img := range imgs {
-		img.log.Close()
-	}
-	imgs = nil
-	if found {
-		removeTree(fs, genDir(d.Dir, m.gen))
-	}
-	rec.gen, rec.loads, rec.logs = gen, loads, logs
-	return rec, nil
-}
-
 // makeDirDurable creates dir and any missing parents, and syncs the parent
 // of each directory it created, where that directory's entry lives: without
 // it a crash could lose a new database directory, and every acknowledged
@@ -436,16 +561,4 @@ func makeDirDurable(fs wal.FS, dir string) error {
 		}
 	}
 	return nil
-}
-
-// removeTree removes name and, if it is a directory, everything below it,
-// best effort: leftovers of an unreferenced generation are harmless and
-// removed again on a later open.
-func removeTree(fs wal.FS, name string) {
-	if names, err := fs.List(name); err == nil {
-		for _, n := range names {
-			removeTree(fs, path.Join(name, n))
-		}
-	}
-	_ = fs.Remove(name)
 }

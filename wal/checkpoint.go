@@ -13,20 +13,25 @@ import (
 
 // Checkpoint file format:
 //
-//	magic "FMCKPT01" | uint64 LE ts | entry frames... | end frame
+//	magic "FMCKPT02" | uint64 LE ts | uint32 LE shard | uint32 LE shards |
+//	entry frames... | end frame
+//
+// shard and shards name the owner: shard i of a database of shards shards,
+// so a checkpoint found in another shard's directory is caught.
 //
 // Frames have the WAL's layout with segSeq = ts. An entry frame
 // (RecordCheckpointEntry) holds
 //
 //	uvarint keyLen | key | uint64 LE expiry (0 = none) | uint32 LE valueLen | value
 //
-// and the end frame (RecordCheckpointEnd) holds the uvarint entry count. A
+// and the end frame (RecordCheckpointEnd) holds the uvarint entry count, then
+// the uvarint shard and shards again, so the checksum covers them too. A
 // checkpoint is renamed into place only after it was fsynced, so unlike a
 // WAL tail any damage in it, a missing end frame included, is corruption.
-const checkpointMagic = "FMCKPT01"
+const checkpointMagic = "FMCKPT02"
 
 const (
-	checkpointHeaderSize = len(checkpointMagic) + 8
+	checkpointHeaderSize = len(checkpointMagic) + 16
 	checkpointBufSize    = 1 << 20
 )
 
@@ -41,6 +46,7 @@ type CheckpointWriter struct {
 	fs         FS
 	dir        string
 	ts         uint64
+	owner      Owner
 	tmp, final string
 	f          File
 	buf        []byte
@@ -50,8 +56,20 @@ type CheckpointWriter struct {
 	done       bool
 }
 
-// CreateCheckpoint starts a checkpoint of the state at ts in dir.
-func CreateCheckpoint(fs FS, dir string, ts uint64) (*CheckpointWriter, error) {
+// Owner identifies the shard a checkpoint belongs to: shard Shard of a
+// database of Shards shards.
+type Owner struct {
+	Shard, Shards uint32
+}
+
+// CheckpointInfo is what a checkpoint's header says.
+type CheckpointInfo struct {
+	TS    uint64 // the state's commit timestamp
+	Owner Owner
+}
+
+// CreateCheckpoint starts a checkpoint of owner's state at ts in dir.
+func CreateCheckpoint(fs FS, dir string, ts uint64, owner Owner) (*CheckpointWriter, error) {
 	if err := fs.MkdirAll(dir); err != nil {
 		return nil, fmt.Errorf("wal: create %s: %w", dir, err)
 	}
@@ -59,6 +77,7 @@ func CreateCheckpoint(fs FS, dir string, ts uint64) (*CheckpointWriter, error) {
 		fs:    fs,
 		dir:   dir,
 		ts:    ts,
+		owner: owner,
 		tmp:   checkpointName(dir, ts, ".tmp"),
 		final: checkpointName(dir, ts, ".ckpt"),
 	}
@@ -70,6 +89,8 @@ func CreateCheckpoint(fs FS, dir string, ts uint64) (*CheckpointWriter, error) {
 	w.buf = make([]byte, 0, checkpointBufSize+64<<10)
 	w.buf = append(w.buf, checkpointMagic...)
 	w.buf = binary.LittleEndian.AppendUint64(w.buf, ts)
+	w.buf = binary.LittleEndian.AppendUint32(w.buf, owner.Shard)
+	w.buf = binary.LittleEndian.AppendUint32(w.buf, owner.Shards)
 	return w, nil
 }
 
@@ -146,7 +167,10 @@ func (w *CheckpointWriter) Commit() error {
 	if err := w.usable(); err != nil {
 		return err
 	}
-	w.buf = appendFrame(w.buf, RecordCheckpointEnd, w.ts, binary.AppendUvarint(nil, w.count))
+	end := binary.AppendUvarint(nil, w.count)
+	end = binary.AppendUvarint(end, uint64(w.owner.Shard))
+	end = binary.AppendUvarint(end, uint64(w.owner.Shards))
+	w.buf = appendFrame(w.buf, RecordCheckpointEnd, w.ts, end)
 	if err := w.flush(); err != nil {
 		return err
 	}
@@ -209,51 +233,63 @@ func (w *CheckpointWriter) Abort() error {
 // its name) and calls fn for each entry in order; value aliases a buffer
 // valid only during the call. found is false, with no error, if dir has no
 // checkpoint or does not exist. Damage of any kind is an error wrapping
-// errs.ErrCorrupt; an error from fn is returned as it is.
-func ReadCheckpoint(fs FS, dir string, fn func(key string, expiry int64, value []byte) error) (ts uint64, found bool, err error) {
+// errs.ErrCorrupt; an error from fn is returned as it is. Whether the
+// owner is the expected one is the caller's to check.
+func ReadCheckpoint(fs FS, dir string, fn func(key string, expiry int64, value []byte) error) (info CheckpointInfo, found bool, err error) {
 	names, err := fs.List(dir)
 	if errors.Is(err, iofs.ErrNotExist) {
-		return 0, false, nil
+		return info, false, nil
 	}
 	if err != nil {
-		return 0, false, fmt.Errorf("wal: list %s: %w", dir, err)
+		return info, false, fmt.Errorf("wal: list %s: %w", dir, err)
 	}
+	var ts uint64
 	for _, name := range names {
 		if t, ok := parseHexName(name, "ckpt-", ".ckpt"); ok && (!found || t > ts) {
 			ts, found = t, true
 		}
 	}
 	if !found {
-		return 0, false, nil
+		return info, false, nil
 	}
 	name := checkpointName(dir, ts, ".ckpt")
 	f, err := fs.Open(name)
 	if err != nil {
-		return 0, false, fmt.Errorf("wal: open %s: %w", name, err)
+		return info, false, fmt.Errorf("wal: open %s: %w", name, err)
 	}
 	defer f.Close() // read-only use: a close error cannot lose data
 	size, err := f.Size()
 	if err != nil {
-		return 0, false, fmt.Errorf("wal: stat %s: %w", name, err)
+		return info, false, fmt.Errorf("wal: stat %s: %w", name, err)
 	}
 	r := &chunkReader{f: f, size: size, name: name}
-	if err := readCheckpoint(r, ts, fn); err != nil {
-		return 0, false, err
+	info.TS = ts
+	if info.Owner, err = readCheckpoint(r, ts, fn); err != nil {
+		return CheckpointInfo{}, false, err
 	}
-	return ts, true, nil
+	return info, true, nil
 }
 
-func readCheckpoint(r *chunkReader, ts uint64, fn func(key string, expiry int64, value []byte) error) error {
+func readCheckpoint(r *chunkReader, ts uint64, fn func(key string, expiry int64, value []byte) error) (Owner, error) {
 	h, err := r.next(checkpointHeaderSize)
 	if err != nil {
-		return err
+		return Owner{}, err
 	}
 	if string(h[:len(checkpointMagic)]) != checkpointMagic {
-		return corruptf("%s: bad magic %q", r.name, h[:len(checkpointMagic)])
+		return Owner{}, corruptf("%s: bad magic %q", r.name, h[:len(checkpointMagic)])
 	}
-	if got := binary.LittleEndian.Uint64(h[len(checkpointMagic):]); got != ts {
-		return corruptf("%s: header says ts %d", r.name, got)
+	h = h[len(checkpointMagic):]
+	if got := binary.LittleEndian.Uint64(h); got != ts {
+		return Owner{}, corruptf("%s: header says ts %d", r.name, got)
 	}
+	owner := Owner{Shard: binary.LittleEndian.Uint32(h[8:]), Shards: binary.LittleEndian.Uint32(h[12:])}
+	if err := readEntries(r, ts, owner, fn); err != nil {
+		return Owner{}, err
+	}
+	return owner, nil
+}
+
+func readEntries(r *chunkReader, ts uint64, owner Owner, fn func(key string, expiry int64, value []byte) error) error {
 	var count uint64
 	for {
 		at := r.pos
@@ -272,9 +308,21 @@ func readCheckpoint(r *chunkReader, ts uint64, fn func(key string, expiry int64,
 			}
 			count++
 		case RecordCheckpointEnd:
-			n, k := binary.Uvarint(payload)
-			if k <= 0 || k != len(payload) || n != count {
+			var vals [3]uint64
+			p := payload
+			for i := range vals {
+				v, k := binary.Uvarint(p)
+				if k <= 0 {
+					return corruptf("%s offset %d: malformed end frame", r.name, at)
+				}
+				vals[i], p = v, p[k:]
+			}
+			if len(p) != 0 || vals[0] != count {
 				return corruptf("%s offset %d: end frame does not match the %d entries read", r.name, at, count)
+			}
+			if vals[1] != uint64(owner.Shard) || vals[2] != uint64(owner.Shards) {
+				return corruptf("%s: header names shard %d of %d, end frame shard %d of %d",
+					r.name, owner.Shard, owner.Shards, vals[1], vals[2])
 			}
 			if r.pos != r.size {
 				return corruptf("%s: %d bytes after the end frame", r.name, r.size-r.pos)

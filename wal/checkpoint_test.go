@@ -21,7 +21,7 @@ type entry struct {
 
 func writeCheckpoint(t testing.TB, fs wal.FS, dir string, ts uint64, entries []entry) {
 	t.Helper()
-	w, err := wal.CreateCheckpoint(fs, dir, ts)
+	w, err := wal.CreateCheckpoint(fs, dir, ts, testOwner)
 	require.NoError(t, err)
 	for _, e := range entries {
 		require.NoError(t, w.Add(e.key, e.expiry, func(dst []byte) ([]byte, error) { return append(dst, e.value...), nil }))
@@ -32,12 +32,18 @@ func writeCheckpoint(t testing.TB, fs wal.FS, dir string, ts uint64, entries []e
 func readCheckpoint(t testing.TB, fs wal.FS, dir string) (uint64, bool, []entry, error) {
 	t.Helper()
 	var got []entry
-	ts, found, err := wal.ReadCheckpoint(fs, dir, func(key string, expiry int64, value []byte) error {
+	info, found, err := wal.ReadCheckpoint(fs, dir, func(key string, expiry int64, value []byte) error {
 		got = append(got, entry{key, expiry, bytes.Clone(value)})
 		return nil
 	})
-	return ts, found, got, err
+	if found {
+		require.Equal(t, testOwner, info.Owner)
+	}
+	return info.TS, found, got, err
 }
+
+// testOwner is the owner of the test checkpoints.
+var testOwner = wal.Owner{Shard: 2, Shards: 5}
 
 func sampleEntries(n int) []entry {
 	var es []entry
@@ -138,7 +144,7 @@ func TestCheckpointCrashBeforeDurable(t *testing.T) {
 	for _, failAt := range []vfs.Op{vfs.OpSync, vfs.OpRename, vfs.OpSyncDir, 0} {
 		m := vfs.New()
 		writeCheckpoint(t, m, "d", 5, sampleEntries(3))
-		w, err := wal.CreateCheckpoint(m, "d", 9)
+		w, err := wal.CreateCheckpoint(m, "d", 9, testOwner)
 		require.NoError(t, err)
 		for _, e := range sampleEntries(10) {
 			require.NoError(t, w.Add(e.key, e.expiry, func(dst []byte) ([]byte, error) { return append(dst, e.value...), nil }))
@@ -172,7 +178,7 @@ func TestCheckpointCrashBeforeDurable(t *testing.T) {
 func TestCheckpointAbort(t *testing.T) {
 	m := vfs.New()
 	writeCheckpoint(t, m, "d", 5, sampleEntries(2))
-	w, err := wal.CreateCheckpoint(m, "d", 6)
+	w, err := wal.CreateCheckpoint(m, "d", 6, testOwner)
 	require.NoError(t, err)
 	require.NoError(t, w.Add("k", 0, nil))
 	require.NoError(t, w.Abort())
@@ -187,7 +193,7 @@ func TestCheckpointAbort(t *testing.T) {
 func TestCheckpointErrors(t *testing.T) {
 	m := vfs.New()
 	boom := errors.New("boom")
-	w, err := wal.CreateCheckpoint(m, "d", 3)
+	w, err := wal.CreateCheckpoint(m, "d", 3, testOwner)
 	require.NoError(t, err)
 	require.ErrorIs(t, w.Add("bad", 0, func([]byte) ([]byte, error) { return nil, boom }), boom)
 	require.NoError(t, w.Add("good", 0, nil)) // the failed Add left nothing behind

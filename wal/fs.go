@@ -2,6 +2,7 @@ package wal
 
 import (
 	"io"
+	"io/fs"
 
 	"github.com/fluxmap/fluxmap/internal/errs"
 )
@@ -27,6 +28,10 @@ type FS interface {
 	MkdirAll(dir string) error
 	// SyncDir makes the creates, renames and removes in dir durable.
 	SyncDir(dir string) error
+	// Lstat returns the type and permission bits of name itself, not of
+	// what a symbolic link points to. It fails with an error wrapping
+	// fs.ErrNotExist if name does not exist.
+	Lstat(name string) (fs.FileMode, error)
 	// Lock takes an exclusive lock on the file name, creating it if needed.
 	// If another holder has it, Lock fails at once with an error wrapping
 	// ErrLocked. Closing the returned io.Closer releases the lock.

@@ -2,6 +2,7 @@ package wal
 
 import (
 	"io"
+	iofs "io/fs"
 	"os"
 )
 
@@ -34,6 +35,14 @@ func (osFS) Rename(oldname, newname string) error { return os.Rename(oldname, ne
 func (osFS) MkdirAll(dir string) error            { return os.MkdirAll(dir, 0o755) }
 func (osFS) SyncDir(dir string) error             { return syncDir(dir) }
 func (osFS) Lock(name string) (io.Closer, error)  { return lockFile(name) }
+
+func (osFS) Lstat(name string) (iofs.FileMode, error) {
+	fi, err := os.Lstat(name)
+	if err != nil {
+		return 0, err
+	}
+	return fi.Mode(), nil
+}
 
 func (osFS) List(dir string) ([]string, error) {
 	entries, err := os.ReadDir(dir) // sorted by name

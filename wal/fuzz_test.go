@@ -149,14 +149,14 @@ func FuzzReadCheckpoint(f *testing.F) {
 		m := vfs.New()
 		require.NoError(t, m.MkdirAll("d"))
 		require.NoError(t, m.WriteFile("d/ckpt-0000000000000005.ckpt", data))
-		ts, found, err := wal.ReadCheckpoint(m, "d", func(string, int64, []byte) error { return nil })
+		info, found, err := wal.ReadCheckpoint(m, "d", func(string, int64, []byte) error { return nil })
 		if err != nil {
 			require.ErrorIs(t, err, errs.ErrCorrupt)
 			require.False(t, found)
 			return
 		}
 		require.True(t, found)
-		require.EqualValues(t, 5, ts)
+		require.EqualValues(t, 5, info.TS)
 	})
 }
 

@@ -113,10 +113,11 @@ type frame struct {
 
 // frames walks a pristine image of segment seq by its length and seq
 // fields (no CRC checks: the test's own reading of the format, independent
-// of the package's parser).
+// of the package's parser). It skips the segment's start frame: the frames
+// it returns are the records and the segment end.
 func frames(seg []byte, seq uint64) []frame {
 	var out []frame
-	for off := 0; off+wal.HeaderSize <= len(seg); {
+	for off := startLen(seg); off+wal.HeaderSize <= len(seg); {
 		h := seg[off : off+wal.HeaderSize]
 		if bytes.Equal(h, make([]byte, wal.HeaderSize)) || binary.LittleEndian.Uint64(h[9:]) != seq {
 			break
@@ -140,4 +141,13 @@ func testFrame(typ byte, seq uint64, payload []byte) []byte {
 	b = append(b, payload...)
 	binary.LittleEndian.PutUint32(b, crc32.Checksum(b[4:], crc32.MakeTable(crc32.Castagnoli)))
 	return b
+}
+
+// startLen returns the length of the RecordSegmentStart frame that begins
+// a pristine segment image.
+func startLen(seg []byte) int {
+	if len(seg) < wal.HeaderSize || seg[8] != wal.RecordSegmentStart {
+		return 0
+	}
+	return wal.HeaderSize + int(binary.LittleEndian.Uint32(seg[4:]))
 }

@@ -1,6 +1,7 @@
 package wal
 
 import (
+	"encoding/binary"
 	"fmt"
 	"path/filepath"
 
@@ -47,6 +48,7 @@ type segment struct {
 	end      int64  // bytes of frames in it (for the current one, including l.buf)
 	fileSize int64  // size on disk, to keep oversized files out of the pool
 	maxTS    uint64 // largest commit timestamp in it; 0 if none
+	hdr      int64  // bytes of its RecordSegmentStart frame: records start here
 }
 
 // Log is one shard's write-ahead log: a sequence of segment files, the last
@@ -56,9 +58,12 @@ type segment struct {
 // safe for concurrent use, and nothing inside locks.
 //
 // Invariants:
-//   - segs is ordered by seq, which only grows; segs[len-1] is current and
-//     is the only unsealed one. Every other live segment ends with a
-//     RecordSegmentEnd frame that was synced before its successor existed.
+//   - segs is ordered by seq, which only grows, with no gaps; segs[len-1]
+//     is current and is the only unsealed one. Every live segment begins
+//     with a RecordSegmentStart frame that was synced before the segment
+//     took a record, and every other one ends with a RecordSegmentEnd
+//     frame, synced only after its successor (start frame included) was
+//     durable.
 //   - The current file holds valid frames in [0, off); l.buf holds the
 //     frames to be written at off; bytes past off+len(buf) are zeros or
 //     data no valid frame of this seq can start in (see Open).
@@ -78,6 +83,7 @@ type Log struct {
 	pool     []string
 	nextSeq  uint64
 	nextFree uint64
+	maxTS    uint64 // largest commit timestamp ever appended (the next start frame's payload)
 
 	err    error // sticky: the first failed write, sync, rename, remove or dir sync
 	closed bool
@@ -129,9 +135,9 @@ func (l *Log) Append(ts uint64, payload []byte) error {
 		return fmt.Errorf("wal: record of %d bytes exceeds MaxRecordSize: %w", len(payload), errs.ErrTxnTooLarge)
 	}
 	need := int64(HeaderSize + len(payload))
-	// Room is left for the RecordSegmentEnd that seals the segment. An
-	// empty segment takes any record, however large.
-	if pos := l.current().end; pos > 0 && pos+need+HeaderSize > l.segSize {
+	// Room is left for the RecordSegmentEnd that seals the segment. A
+	// segment without records takes any record, however large.
+	if s := l.current(); s.end > s.hdr && s.end+need+HeaderSize > l.segSize {
 		if err := l.roll(true); err != nil {
 			return err
 		}
@@ -141,6 +147,7 @@ func (l *Log) Append(ts uint64, payload []byte) error {
 	s.end += need
 	s.fileSize = max(s.fileSize, s.end)
 	s.maxTS = max(s.maxTS, ts)
+	l.maxTS = max(l.maxTS, ts)
 	l.stats.Bytes += need
 	return nil
 }
@@ -234,29 +241,68 @@ func (l *Log) sync() error {
 	return nil
 }
 
-// roll makes a new current segment. With seal it first appends a
-// RecordSegmentEnd to the current one and syncs it: the new segment must
-// not exist before its predecessor is complete on disk, or a crash could
-// leave valid records after a hole.
+// roll makes a new current segment. The new file, with its
+// RecordSegmentStart frame, is made durable (file and directory) before the
+// current segment is sealed (seal: RecordSegmentEnd appended and synced),
+// so on disk a sealed segment always has a successor and the last segment
+// is never sealed: a log whose newest segment was lost cannot pass for a
+// whole one. A crash between the two steps leaves an unsealed segment
+// followed by one that holds only its start frame, which Open drops.
 func (l *Log) roll(seal bool) error {
-	if seal {
-		s := l.current()
-		l.buf = appendFrame(l.buf, RecordSegmentEnd, s.seq, nil)
-		s.end += HeaderSize
-		s.fileSize = max(s.fileSize, s.end)
-		if err := l.sync(); err != nil {
-			return err
-		}
-	}
 	seq := l.nextSeq
 	name := segName(l.dir, seq)
-	var f File
-	var err error
+	f, size, zeroed, err := l.segmentFile(name)
+	if err != nil {
+		return err
+	}
+	start := appendFrame(nil, RecordSegmentStart, seq, binary.AppendUvarint(nil, l.maxTS))
+	steps := []struct {
+		op, name string
+		do       func() error
+	}{
+		{"write", name, func() error { _, err := f.WriteAt(start, 0); return err }},
+		{"sync", name, f.Sync},
+		{"sync dir", l.dir, func() error { return l.fs.SyncDir(l.dir) }},
+	}
+	for _, st := range steps {
+		if err := st.do(); err != nil {
+			f.Close() // the step's error is the one worth reporting
+			return l.fail(st.op, st.name, err)
+		}
+	}
+	l.stats.Syncs++
+	l.nextSeq++
+	if l.cur != nil {
+		if seal {
+			s := l.current()
+			l.buf = appendFrame(l.buf, RecordSegmentEnd, s.seq, nil)
+			s.end += HeaderSize
+			s.fileSize = max(s.fileSize, s.end)
+			if err := l.sync(); err != nil {
+				f.Close()
+				return err
+			}
+		}
+		if err := l.cur.Close(); err != nil {
+			f.Close()
+			return l.fail("close", l.current().name, err)
+		}
+	}
+	hdr := int64(len(start))
+	l.cur, l.off, l.zeroed, l.dirty = f, hdr, max(zeroed, hdr), false
+	l.segs = append(l.segs, segment{seq: seq, name: name, fileSize: size, end: hdr, hdr: hdr})
+	return nil
+}
+
+// segmentFile makes the file for a new segment: a pool file renamed to
+// name, or a new one, preallocated to the segment size. zeroed is how much
+// of it needs no zeroing ahead of appends (see zeroAhead).
+func (l *Log) segmentFile(name string) (f File, size, zeroed int64, err error) {
 	recycled := len(l.pool) > 0
 	if recycled {
 		free := l.pool[0]
 		if err := l.fs.Rename(free, name); err != nil {
-			return l.fail("rename", free, err)
+			return nil, 0, 0, l.fail("rename", free, err)
 		}
 		l.pool = l.pool[1:]
 		f, err = l.fs.Open(name)
@@ -264,46 +310,27 @@ func (l *Log) roll(seal bool) error {
 		f, err = l.fs.Create(name)
 	}
 	if err != nil {
-		return l.fail("open", name, err)
+		return nil, 0, 0, l.fail("open", name, err)
 	}
-	var oldSize int64
-	if recycled {
-		if oldSize, err = f.Size(); err != nil {
-			f.Close()
-			return l.fail("stat", name, err)
-		}
-	}
-	if err := f.Preallocate(l.segSize); err != nil {
-		f.Close() // the preallocation error is the one worth reporting
-		return l.fail("preallocate", name, err)
-	}
-	size, err := f.Size()
-	if err != nil {
-		f.Close()
-		return l.fail("stat", name, err)
-	}
-	zeroed := int64(0)
 	if recycled {
 		// Most of it was written in its earlier life (frames, and zeros a chunk
 		// ahead of them); zeroing all of it again would cost a full segment of
 		// writes. A part that never was written (a segment sealed early) only
 		// makes its fdatasyncs slower, as in a file without zeroAhead.
-		zeroed = oldSize
-	}
-	if err := l.fs.SyncDir(l.dir); err != nil {
-		f.Close()
-		return l.fail("sync dir", l.dir, err)
-	}
-	if l.cur != nil {
-		if err := l.cur.Close(); err != nil {
+		if zeroed, err = f.Size(); err != nil {
 			f.Close()
-			return l.fail("close", l.current().name, err)
+			return nil, 0, 0, l.fail("stat", name, err)
 		}
 	}
-	l.cur, l.off, l.zeroed, l.dirty = f, 0, zeroed, false
-	l.segs = append(l.segs, segment{seq: seq, name: name, fileSize: size})
-	l.nextSeq++
-	return nil
+	if err := f.Preallocate(l.segSize); err != nil {
+		f.Close() // the preallocation error is the one worth reporting
+		return nil, 0, 0, l.fail("preallocate", name, err)
+	}
+	if size, err = f.Size(); err != nil {
+		f.Close()
+		return nil, 0, 0, l.fail("stat", name, err)
+	}
+	return f, size, zeroed, nil
 }
 
 // Recycle retires the oldest segments whose records all have commit

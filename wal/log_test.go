@@ -36,7 +36,8 @@ func TestOpenEmptyCreatesFirstSegment(t *testing.T) {
 	b, err := m.ReadFile("db/shard0/0000000000000001.wal")
 	require.NoError(t, err)
 	require.Len(t, b, wal.DefaultSegmentSize, "segments are preallocated")
-	require.EqualValues(t, 0, l.Size())
+	require.EqualValues(t, startLen(b), l.Size(), "only the segment's start frame")
+	require.Equal(t, testFrame(wal.RecordSegmentStart, 1, []byte{0}), b[:startLen(b)])
 	require.NoError(t, l.Close())
 	// The directory and the segment survive a crash.
 	m.Crash()
@@ -236,7 +237,9 @@ func TestReset(t *testing.T) {
 	}
 	require.NoError(t, l.Reset())
 	require.Equal(t, 1, l.Stats().Segments)
-	require.EqualValues(t, 0, l.Size())
+	// The new segment holds its start frame alone: 17 bytes of header and
+	// the uvarint 100, the log's newest commit so far.
+	require.EqualValues(t, wal.HeaderSize+1, l.Size())
 	require.NoError(t, l.Append(101, record(t, 101, 100)))
 	require.NoError(t, l.Close())
 	_, r := openLog(t, m, "d", 4096, 2)
@@ -277,9 +280,10 @@ func TestFlushZeroesAhead(t *testing.T) {
 		require.NoError(t, l.Flush())
 		flushes++
 	}
-	off := l.Stats().Bytes
-	// Chunks [0,256K), [256K,512K) and [512K,768K) were each zeroed once.
-	require.Equal(t, flushes+3, counts[vfs.OpWrite])
+	off := l.Size()
+	// The start frame was written once, and chunks [0,256K), [256K,512K)
+	// and [512K,768K) were each zeroed once.
+	require.Equal(t, 1+flushes+3, counts[vfs.OpWrite])
 	require.NoError(t, l.Sync())
 
 	names, err := m.List("d")

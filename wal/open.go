@@ -15,37 +15,59 @@ import (
 	"github.com/fluxmap/fluxmap/internal/errs"
 )
 
-// Open recovers the log in opts.Dir and returns it ready for appends.
-//
-// It reads the segments in seq order (parsed from the names, never file
-// times) and calls fn(seq, payload) for every valid RecordCommit, in log
-// order; payload aliases a buffer that is valid only during the call. An
-// error from fn ends Open with that error.
-//
-// Reading a segment stops at an all-zero header, a short header, a length
-// over MaxRecordSize or past the end of the file, a CRC mismatch, or a
-// segSeq that is not the file's (a stale frame of a recycled file); it ends
-// cleanly at a RecordSegmentEnd. A stop is the end of the log only if no
-// valid data follows it:
-//   - a valid frame of the same segment at any later offset means
-//     corruption;
-//   - a stop in a segment other than the last (which should have ended
-//     with RecordSegmentEnd) is corruption if a later segment holds any
-//     valid frame; if none does, the later segments are leftovers of an
-//     interrupted roll and are removed.
-//
-// Corruption is an error wrapping errs.ErrCorrupt that names the file and
-// offset. Otherwise the segment where the log ends is the current one: its
-// bytes from the stop to the last non-zero byte are zeroed and synced (the
-// torn tail), and appends resume at the stop. If the last segment is
-// sealed, Open starts a new one; if there is none, it creates seq 1.
+// Open recovers the log in opts.Dir and returns it ready for appends: it
+// is Replay followed by Resume, except that a directory that does not exist
+// or holds no segment gets a new, empty log (Create).
 func Open(opts Options, fn func(seq uint64, payload []byte) error) (*Log, error) {
 	if err := opts.validate(); err != nil {
 		return nil, err
 	}
-	if fn == nil {
-		fn = func(uint64, []byte) error { return nil }
+	names, err := opts.FS.List(opts.Dir)
+	if err != nil && !errors.Is(err, iofs.ErrNotExist) {
+		return nil, fmt.Errorf("wal: list %s: %w", opts.Dir, err)
 	}
+	if !slices.ContainsFunc(names, isSegmentName) {
+		return Create(opts)
+	}
+	r, err := Replay(opts, fn)
+	if err != nil {
+		return nil, err
+	}
+	return r.Resume()
+}
+
+// Create makes a new, empty log in opts.Dir (created if missing, with its
+// parent synced) and returns it ready for appends. The directory must hold
+// no segment yet.
+func Create(opts Options) (*Log, error) {
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
+	l := newLog(opts)
+	names, err := l.fs.List(l.dir)
+	if errors.Is(err, iofs.ErrNotExist) {
+		if err := l.fs.MkdirAll(l.dir); err != nil {
+			return nil, fmt.Errorf("wal: create %s: %w", l.dir, err)
+		}
+		// The new directory's entry lives in its parent.
+		if err := l.fs.SyncDir(filepath.Dir(l.dir)); err != nil {
+			return nil, fmt.Errorf("wal: sync dir %s: %w", filepath.Dir(l.dir), err)
+		}
+		names, err = nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("wal: list %s: %w", l.dir, err)
+	}
+	if slices.ContainsFunc(names, isSegmentName) {
+		return nil, fmt.Errorf("wal: create: %s already holds a log", l.dir)
+	}
+	if err := l.roll(false); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+func newLog(opts Options) *Log {
 	l := &Log{
 		fs:       opts.FS,
 		dir:      opts.Dir,
@@ -60,18 +82,162 @@ func Open(opts Options, fn func(seq uint64, payload []byte) error) (*Log, error)
 	if l.poolSize == 0 {
 		l.poolSize = DefaultPoolSize
 	}
+	return l
+}
+
+// IsOwnFile reports whether name is the base name of a file that a Log or
+// a CheckpointWriter creates in its directory: a segment, a pool file, a
+// checkpoint or a checkpoint's temporary file.
+func IsOwnFile(name string) bool {
+	if isSegmentName(name) {
+		return true
+	}
+	if _, ok := parseHexName(name, "free-", ""); ok {
+		return true
+	}
+	_, ckpt := parseHexName(name, "ckpt-", ".ckpt")
+	_, tmp := parseHexName(name, "ckpt-", ".tmp")
+	return ckpt || tmp
+}
+
+func isSegmentName(name string) bool {
+	seq, ok := parseHexName(name, "", ".wal")
+	return ok && seq > 0
+}
+
+// Replayed is a log that Replay read and verified. Nothing was written
+// yet: Resume makes it ready for appends, Close gives it up. It is owned by
+// one goroutine.
+type Replayed struct {
+	l      *Log
+	base   uint64    // the first segment's start frame payload
+	end    File      // the segment where the log ends, open
+	endOff int64     // where the log ends in it
+	dirty  int64     // last non-zero byte past endOff in it, or endOff-1
+	drop   []segment // segments after it that hold no record (an interrupted roll)
+	done   bool
+}
+
+// Replay reads and verifies the log in opts.Dir without writing anything:
+// it calls fn(seq, payload) for every valid RecordCommit, in log order;
+// payload aliases a buffer that is valid only during the call. An error
+// from fn ends Replay with that error.
+//
+// Segments are read in seq order (parsed from the names, never file
+// times). What a crash cannot produce is corruption, an error wrapping
+// errs.ErrCorrupt that names the file:
+//   - a missing directory, or one without a segment;
+//   - a gap in the segment numbers;
+//   - a segment that does not begin with a valid RecordSegmentStart, or
+//     whose start frame disagrees with the records before it;
+//   - a last segment that is sealed (its successor is gone);
+//   - damage followed by valid data (see below).
+//
+// Segments before the first one may have been recycled; Base says whether
+// that lost anything.
+//
+// Reading a segment stops at an all-zero header, a short header, a length
+// over MaxRecordSize or past the end of the file, a CRC mismatch, or a
+// segSeq that is not the file's (a stale frame of a recycled file); it ends
+// cleanly at a RecordSegmentEnd. A stop is the end of the log only if no
+// valid data follows it:
+//   - a valid frame of the same segment at any later offset means
+//     corruption;
+//   - a stop in a segment other than the last is corruption unless exactly
+//     one segment follows and it holds nothing but its start frame (a crash
+//     between creating a segment and sealing its predecessor); Resume
+//     removes that one.
+func Replay(opts Options, fn func(seq uint64, payload []byte) error) (*Replayed, error) {
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
+	if fn == nil {
+		fn = func(uint64, []byte) error { return nil }
+	}
+	l := newLog(opts)
 	segs, err := l.scanDir()
 	if err != nil {
 		return nil, err
 	}
-	r := recovery{l: l, fn: fn}
-	if err := r.run(segs); err != nil {
-		if l.cur != nil {
-			l.cur.Close() // the recovery error is the one worth reporting
-		}
+	r := &Replayed{l: l}
+	if err := r.run(segs, fn); err != nil {
+		r.Close()
 		return nil, err
 	}
+	return r, nil
+}
+
+// Base returns the largest commit timestamp of the records appended before
+// the first segment that is still on disk (0 if none were). Records up to
+// Base are not in the log: if no checkpoint covers them, segments that
+// recovery needs are missing.
+func (r *Replayed) Base() uint64 { return r.base }
+
+// Resume makes the replayed log ready for appends: it removes the segment
+// of an interrupted roll, zeroes and syncs the torn tail of the segment
+// where the log ends, and appends resume there.
+func (r *Replayed) Resume() (*Log, error) {
+	if r.done {
+		return nil, fmt.Errorf("wal: %s: Resume after Resume or Close", r.l.dir)
+	}
+	r.done = true
+	l := r.l
+	if err := r.resume(); err != nil {
+		r.end.Close() // the resume error is the one worth reporting
+		return nil, err
+	}
+	l.cur, l.off = r.end, r.endOff
+	l.zeroed = l.off // past it: zeros, but maybe in unwritten blocks
 	return l, nil
+}
+
+func (r *Replayed) resume() error {
+	l := r.l
+	if len(r.drop) > 0 {
+		for _, t := range r.drop {
+			if err := l.fs.Remove(t.name); err != nil {
+				return fmt.Errorf("wal: remove %s: %w", t.name, err)
+			}
+		}
+		if err := l.fs.SyncDir(l.dir); err != nil {
+			return fmt.Errorf("wal: sync dir %s: %w", l.dir, err)
+		}
+	}
+	s := &l.segs[len(l.segs)-1]
+	l.nextSeq = s.seq + 1
+	if r.dirty >= r.endOff {
+		zeros := make([]byte, min(r.dirty+1-r.endOff, 1<<20))
+		for off := r.endOff; off <= r.dirty; off += int64(len(zeros)) {
+			n := min(int64(len(zeros)), r.dirty+1-off)
+			if _, err := r.end.WriteAt(zeros[:n], off); err != nil {
+				return fmt.Errorf("wal: zero tail of %s: %w", s.name, err)
+			}
+		}
+		if err := r.end.Sync(); err != nil {
+			return fmt.Errorf("wal: sync %s: %w", s.name, err)
+		}
+		l.stats.Syncs++
+	}
+	if s.fileSize < l.segSize {
+		if err := r.end.Preallocate(l.segSize); err != nil {
+			return fmt.Errorf("wal: preallocate %s: %w", s.name, err)
+		}
+		s.fileSize = l.segSize
+	}
+	return nil
+}
+
+// Close gives up a replayed log that was not resumed. After Resume it does
+// nothing.
+func (r *Replayed) Close() error {
+	if r.done {
+		return nil
+	}
+	r.done = true
+	if r.end != nil {
+		return r.end.Close()
+	}
+	return nil
 }
 
 func (o *Options) validate() error {
@@ -88,20 +254,12 @@ func (o *Options) validate() error {
 	return nil
 }
 
-// scanDir creates the directory if needed, collects the pool files and
-// returns the segments sorted by seq. Names it does not know (checkpoints,
-// lock files) are left alone.
+// scanDir collects the pool files and returns the segments sorted by seq.
+// Names it does not know (checkpoints, lock files) are left alone.
 func (l *Log) scanDir() ([]segment, error) {
 	names, err := l.fs.List(l.dir)
 	if errors.Is(err, iofs.ErrNotExist) {
-		if err := l.fs.MkdirAll(l.dir); err != nil {
-			return nil, fmt.Errorf("wal: create %s: %w", l.dir, err)
-		}
-		// The new directory's entry lives in its parent.
-		if err := l.fs.SyncDir(filepath.Dir(l.dir)); err != nil {
-			return nil, fmt.Errorf("wal: sync dir %s: %w", filepath.Dir(l.dir), err)
-		}
-		names, err = l.fs.List(l.dir)
+		return nil, corruptf("log directory %s is missing", l.dir)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("wal: list %s: %w", l.dir, err)
@@ -117,6 +275,15 @@ func (l *Log) scanDir() ([]segment, error) {
 		}
 	}
 	slices.SortFunc(segs, func(a, b segment) int { return cmp.Compare(a.seq, b.seq) })
+	if len(segs) == 0 {
+		return nil, corruptf("%s holds no WAL segment", l.dir)
+	}
+	for i := 1; i < len(segs); i++ {
+		if segs[i].seq != segs[i-1].seq+1 {
+			return nil, corruptf("%s: segment %016x.wal is missing (the log has %s and %s)",
+				l.dir, segs[i-1].seq+1, filepath.Base(segs[i-1].name), filepath.Base(segs[i].name))
+		}
+	}
 	return segs, nil
 }
 
@@ -138,16 +305,15 @@ func parseHexName(name, prefix, suffix string) (uint64, bool) {
 	return v, err == nil
 }
 
-// recovery is Open's state while it reads the segments.
-type recovery struct {
-	l   *Log
-	fn  func(seq uint64, payload []byte) error
-	buf []byte // the segment being read; reused
+// segmentReader reads segments into a reused buffer.
+type segmentReader struct {
+	fs  FS
+	buf []byte
 }
 
-// readSegment reads s whole into r.buf and returns the open file.
-func (r *recovery) readSegment(s *segment) (File, []byte, error) {
-	f, err := r.l.fs.Open(s.name)
+// read reads s whole into r.buf and returns the open file.
+func (r *segmentReader) read(s *segment) (File, []byte, error) {
+	f, err := r.fs.Open(s.name)
 	if err != nil {
 		return nil, nil, fmt.Errorf("wal: open %s: %w", s.name, err)
 	}
@@ -170,10 +336,25 @@ func (r *recovery) readSegment(s *segment) (File, []byte, error) {
 	return f, r.buf, nil
 }
 
-// replay calls fn for each valid record of data and returns where reading
-// stopped, why, and whether the segment ended with RecordSegmentEnd.
-func (r *recovery) replay(s *segment, data []byte) (end int, stop frameStop, sealed bool, err error) {
-	for off := 0; ; {
+// startFrame parses the RecordSegmentStart frame at the head of data and
+// returns its payload and length; ok is false if there is none.
+func startFrame(data []byte, seq uint64) (prevMaxTS uint64, n int, ok bool) {
+	typ, payload, st := parseFrame(data, 0, seq)
+	if st != frameOK || typ != RecordSegmentStart {
+		return 0, 0, false
+	}
+	v, k := binary.Uvarint(payload)
+	if k <= 0 || k != len(payload) {
+		return 0, 0, false
+	}
+	return v, HeaderSize + len(payload), true
+}
+
+// replay calls fn for each valid record of data after the start frame and
+// returns where reading stopped, why, and whether the segment ended with
+// RecordSegmentEnd.
+func replay(s *segment, data []byte, fn func(seq uint64, payload []byte) error) (end int, stop frameStop, sealed bool, err error) {
+	for off := int(s.hdr); ; {
 		typ, payload, st := parseFrame(data, off, s.seq)
 		if st != frameOK {
 			return off, st, false, nil
@@ -185,119 +366,107 @@ func (r *recovery) replay(s *segment, data []byte) (end int, stop frameStop, sea
 				return off, st, false, corruptf("%s offset %d: record without a commit timestamp", s.name, off)
 			}
 			s.maxTS = max(s.maxTS, ts)
-			if err := r.fn(s.seq, payload); err != nil {
+			if err := fn(s.seq, payload); err != nil {
 				return off, st, false, err
 			}
 		case RecordSegmentEnd:
 			return off + HeaderSize + len(payload), frameOK, true, nil
 		default:
-			return off, st, false, corruptf("%s offset %d: unknown record type %d", s.name, off, typ)
+			return off, st, false, corruptf("%s offset %d: unexpected record type %d", s.name, off, typ)
 		}
 		off += HeaderSize + len(payload)
 	}
 }
 
-func (r *recovery) run(segs []segment) error {
+func (r *Replayed) run(segs []segment, fn func(seq uint64, payload []byte) error) error {
 	l := r.l
+	rd := segmentReader{fs: l.fs}
 	for i := range segs {
 		s := &segs[i]
-		f, data, err := r.readSegment(s)
+		f, data, err := rd.read(s)
 		if err != nil {
 			return err
 		}
-		end, stop, sealed, err := r.replay(s, data)
+		prev, hdr, ok := startFrame(data, s.seq)
+		if !ok {
+			f.Close()
+			return corruptf("%s does not begin with a segment header", s.name)
+		}
+		if i == 0 {
+			r.base = prev
+		} else if prev != l.maxTS {
+			f.Close()
+			return corruptf("%s: its header says the log before it reached commit %d, but its records reach %d",
+				s.name, prev, l.maxTS)
+		}
+		l.maxTS = max(l.maxTS, prev)
+		s.hdr = int64(hdr)
+		end, stop, sealed, err := replay(s, data, fn)
 		s.end = int64(end)
+		l.maxTS = max(l.maxTS, s.maxTS)
 		if err != nil {
 			f.Close()
 			return err
 		}
 		if sealed {
-			l.segs = append(l.segs, *s)
 			if err := f.Close(); err != nil {
 				return fmt.Errorf("wal: close %s: %w", s.name, err)
 			}
+			if i == len(segs)-1 {
+				return corruptf("%s is sealed, but the segment after it (%016x.wal) is missing", s.name, s.seq+1)
+			}
+			l.segs = append(l.segs, *s)
 			continue
 		}
 		if p := findFrame(data, end+1, s.seq); p >= 0 {
 			f.Close()
 			return corruptf("%s: %s at offset %d, but a valid record follows at offset %d", s.name, stop, end, p)
 		}
-		if err := r.dropLater(s, end, stop, segs[i+1:]); err != nil {
-			f.Close()
+		r.end, r.endOff = f, int64(end)
+		if err := r.checkLater(s, end, stop, segs[i+1:]); err != nil {
 			return err
 		}
+		last := len(data) - 1
+		for last >= end && data[last] == 0 {
+			last--
+		}
+		r.dirty = int64(last)
 		l.segs = append(l.segs, *s)
-		l.cur = f
-		l.off = int64(end)
-		l.zeroed = l.off // past it: zeros, but maybe in unwritten blocks
-		return r.zeroTail(data, end)
+		return nil
 	}
-	// Every segment is sealed (or there is none): start a fresh one.
-	return l.roll(false)
+	return corruptf("%s holds no WAL segment", l.dir) // not reached: scanDir found one
 }
 
-// dropLater handles a stop in s that is not at a RecordSegmentEnd when the
-// log has later segments: if any of them holds a valid frame, records were
-// lost in the middle of the log; if none does, they are what is left of a
-// roll that a crash interrupted, and they are removed.
-func (r *recovery) dropLater(s *segment, end int, stop frameStop, later []segment) error {
+// checkLater handles a stop in s that is not at a RecordSegmentEnd when the
+// log has later segments. A roll makes the next segment durable before it
+// seals s, so a crash can leave one later segment that holds its start
+// frame (or, if the crash came first, nothing valid); anything else there
+// means records were lost in the middle of the log.
+func (r *Replayed) checkLater(s *segment, end int, stop frameStop, later []segment) error {
 	if len(later) == 0 {
 		return nil
 	}
-	// A buffer of its own: r.buf still holds s, whose tail is zeroed next.
-	scan := recovery{l: r.l}
-	for i := range later {
-		f, data, err := scan.readSegment(&later[i])
-		if err != nil {
-			return err
-		}
-		p := findFrame(data, 0, later[i].seq)
-		if err := f.Close(); err != nil {
-			return fmt.Errorf("wal: close %s: %w", later[i].name, err)
-		}
-		if p >= 0 {
-			return corruptf("%s: %s at offset %d, but %s holds a valid record at offset %d",
-				s.name, stop, end, later[i].name, p)
-		}
+	if len(later) > 1 {
+		return corruptf("%s: %s at offset %d, but %d segments follow it", s.name, stop, end, len(later))
 	}
-	for _, t := range later {
-		if err := r.l.fs.Remove(t.name); err != nil {
-			return fmt.Errorf("wal: remove %s: %w", t.name, err)
-		}
+	// A buffer of its own: the caller's still holds s.
+	rd := segmentReader{fs: r.l.fs}
+	t := later[0]
+	f, data, err := rd.read(&t)
+	if err != nil {
+		return err
 	}
-	if err := r.l.fs.SyncDir(r.l.dir); err != nil {
-		return fmt.Errorf("wal: sync dir %s: %w", r.l.dir, err)
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("wal: close %s: %w", t.name, err)
 	}
-	return nil
-}
-
-// zeroTail zeroes the current segment from the end of the log to its last
-// non-zero byte and syncs it, so no remnant of a torn write lies where the
-// next records go.
-func (r *recovery) zeroTail(data []byte, end int) error {
-	l := r.l
-	last := len(data) - 1
-	for last >= end && data[last] == 0 {
-		last--
+	from := 0
+	if _, n, ok := startFrame(data, t.seq); ok {
+		from = n
 	}
-	if last >= end {
-		zeros := make([]byte, min(last+1-end, 1<<20))
-		for off := end; off <= last; off += len(zeros) {
-			n := min(len(zeros), last+1-off)
-			if _, err := l.cur.WriteAt(zeros[:n], int64(off)); err != nil {
-				return fmt.Errorf("wal: zero tail of %s: %w", l.current().name, err)
-			}
-		}
-		if err := l.cur.Sync(); err != nil {
-			return fmt.Errorf("wal: sync %s: %w", l.current().name, err)
-		}
-		l.stats.Syncs++
+	if p := findFrame(data, from, t.seq); p >= 0 {
+		return corruptf("%s: %s at offset %d, but %s holds a valid record at offset %d",
+			s.name, stop, end, t.name, p)
 	}
-	if l.current().fileSize < l.segSize {
-		if err := l.cur.Preallocate(l.segSize); err != nil {
-			return fmt.Errorf("wal: preallocate %s: %w", l.current().name, err)
-		}
-		l.current().fileSize = l.segSize
-	}
+	r.drop = later
 	return nil
 }

@@ -36,11 +36,18 @@ const (
 	RecordCheckpointEntry = 2
 	// RecordCheckpointEnd is a checkpoint's trailer: uvarint entry count.
 	RecordCheckpointEnd = 3
-	// RecordSegmentEnd seals a WAL segment. It is written and synced before
-	// the next segment is created, so every segment but the last ends with
-	// one; its payload is empty. It lets recovery tell a segment that ended
-	// cleanly from one whose last record was damaged.
+	// RecordSegmentEnd seals a WAL segment. It is written and synced only
+	// after the next segment exists on disk, so every segment but the last
+	// ends with one and the last never does; its payload is empty. It lets
+	// recovery tell a segment that ended cleanly from one whose last record
+	// was damaged, and a log whose last segment is missing from a whole one.
 	RecordSegmentEnd = 4
+	// RecordSegmentStart is the first frame of every segment, synced before
+	// the segment can hold a record. Its payload is the uvarint largest
+	// commit timestamp of every record appended to the log before this
+	// segment (0 if none), so recovery can tell whether earlier segments
+	// that are gone held anything a checkpoint does not cover.
+	RecordSegmentStart = 5
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)

@@ -192,7 +192,7 @@ func TestGoldenRecords(t *testing.T) {
 			require.NoError(t, err)
 			fr := frames(seg, 1)
 			require.Len(t, fr, 1)
-			got := seg[:fr[0].end]
+			got := seg[fr[0].off:fr[0].end]
 			if *update {
 				writeHex(t, g.file, g.comment, got)
 			}
@@ -207,7 +207,7 @@ func TestGoldenRecords(t *testing.T) {
 
 func TestGoldenCheckpoint(t *testing.T) {
 	m := vfs.New()
-	w, err := wal.CreateCheckpoint(m, "d", 7)
+	w, err := wal.CreateCheckpoint(m, "d", 7, wal.Owner{Shard: 1, Shards: 4})
 	require.NoError(t, err)
 	require.NoError(t, w.Add("a", 0, func(dst []byte) ([]byte, error) { return append(dst, "1"...), nil }))
 	require.NoError(t, w.Add("b", 123, nil))
@@ -215,7 +215,7 @@ func TestGoldenCheckpoint(t *testing.T) {
 	got, err := m.ReadFile("d/ckpt-0000000000000007.ckpt")
 	require.NoError(t, err)
 	if *update {
-		writeHex(t, "checkpoint.hex", "Checkpoint at ts 7: a=\"1\", b=\"\" expiring at 123, then the end frame (count 2).\n", got)
+		writeHex(t, "checkpoint.hex", "Checkpoint at ts 7 of shard 1 of 4: a=\"1\", b=\"\" expiring at 123, then the end frame (count 2).\n", got)
 	}
 	require.Equal(t, readHex(t, "checkpoint.hex"), got, "the checkpoint format changed")
 }

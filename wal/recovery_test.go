@@ -46,6 +46,14 @@ func TestTornTailAtEveryOffset(t *testing.T) {
 	require.Equal(t, len(tss), first+len(last))
 	full := img[lastSeg]
 	for cut := 0; cut <= len(full); cut++ {
+		if cut < startLen(full) {
+			// The start frame was synced before segment 1 was sealed: a
+			// crash cannot tear it.
+			cutImg := image{"0000000000000001.wal": img["0000000000000001.wal"], lastSeg: full[:cut]}
+			_, err := wal.Open(wal.Options{FS: cutImg.restore(t, "d"), Dir: "d", SegmentSize: 4096}, nil)
+			require.ErrorIs(t, err, errs.ErrCorrupt, "cut %d", cut)
+			continue
+		}
 		cutImg := image{}
 		for k, v := range img {
 			cutImg[k] = v
@@ -98,7 +106,8 @@ func TestRandomBitFlips(t *testing.T) {
 		bit := byte(1) << rng.IntN(8)
 
 		fr := frames(img[name], uint64(segIdx+1))
-		inFrame, lastFrame := false, false
+		// A segment's start frame is a frame too, and never the last one.
+		inFrame, lastFrame := pos < startLen(img[name]), false
 		for i, f := range fr {
 			if pos >= f.off && pos < f.end {
 				inFrame, lastFrame = true, i == len(fr)-1
@@ -160,11 +169,15 @@ func TestLostRecordBeforeSegmentEnd(t *testing.T) {
 	require.ErrorContains(t, err, "0000000000000001.wal")
 }
 
-// TestInterruptedRollIsNotCorruption: a later segment that holds no valid
-// record (created, but a crash came before anything reached it) is
-// dropped, whether the segment before it was sealed or not.
+// TestInterruptedRollIsNotCorruption: a roll makes the next segment
+// durable before it seals the current one. A crash in between leaves an
+// unsealed segment followed by one that holds only its start frame (or
+// nothing valid, if the crash came earlier still): that later segment is
+// dropped and the log ends in the unsealed one. A sealed last segment, or
+// more than one segment after an unsealed one, is not something a crash
+// leaves: corruption.
 func TestInterruptedRollIsNotCorruption(t *testing.T) {
-	for _, sealed := range []bool{true, false} {
+	base := func(t *testing.T) (*vfs.MemFS, []byte) {
 		m := vfs.New()
 		l, _ := openLog(t, m, "d", 4096, 2)
 		require.NoError(t, l.Append(1, record(t, 1, 100)))
@@ -172,28 +185,78 @@ func TestInterruptedRollIsNotCorruption(t *testing.T) {
 		require.NoError(t, l.Close())
 		seg1, err := m.ReadFile("d/0000000000000001.wal")
 		require.NoError(t, err)
-		if sealed {
-			fr := frames(seg1, 1)
-			copy(seg1[fr[len(fr)-1].end:], testFrame(wal.RecordSegmentEnd, 1, nil))
-			require.NoError(t, m.WriteFile("d/0000000000000001.wal", seg1))
-		}
-		// Seq 2 is preallocated zeros; seq 3 holds stale frames of seq 1.
-		require.NoError(t, m.WriteFile("d/0000000000000002.wal", make([]byte, 4096)))
-		require.NoError(t, m.WriteFile("d/0000000000000003.wal", seg1))
-
+		return m, seg1
+	}
+	sealed := func(seg1 []byte) []byte {
+		fr := frames(seg1, 1)
+		b := bytes.Clone(seg1)
+		copy(b[fr[len(fr)-1].end:], testFrame(wal.RecordSegmentEnd, 1, nil))
+		return b
+	}
+	startOnly := func(seq uint64) []byte {
+		b := make([]byte, 4096)
+		copy(b, testFrame(wal.RecordSegmentStart, seq, []byte{2}))
+		return b
+	}
+	for _, c := range []struct {
+		name     string
+		seg2     func() []byte
+		wantSegs []string
+	}{
+		{"start frame only", func() []byte { return startOnly(2) }, []string{"0000000000000001.wal"}},
+		{"zeros", func() []byte { return make([]byte, 4096) }, []string{"0000000000000001.wal"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			m, _ := base(t)
+			require.NoError(t, m.WriteFile("d/0000000000000002.wal", c.seg2()))
+			l, r := openLog(t, m, "d", 4096, 2)
+			require.Equal(t, []uint64{1, 2}, r.timestamps(t))
+			require.NoError(t, l.Append(3, record(t, 3, 100)))
+			require.NoError(t, l.Close())
+			_, r = openLog(t, m, "d", 4096, 2)
+			require.Equal(t, []uint64{1, 2, 3}, r.timestamps(t))
+			names, err := m.List("d")
+			require.NoError(t, err)
+			require.Equal(t, c.wantSegs, names, "segment 1 took the append")
+		})
+	}
+	t.Run("sealed, then a complete empty segment", func(t *testing.T) {
+		m, seg1 := base(t)
+		require.NoError(t, m.WriteFile("d/0000000000000001.wal", sealed(seg1)))
+		require.NoError(t, m.WriteFile("d/0000000000000002.wal", startOnly(2)))
 		l, r := openLog(t, m, "d", 4096, 2)
-		require.Equal(t, []uint64{1, 2}, r.timestamps(t), "sealed=%v", sealed)
+		require.Equal(t, []uint64{1, 2}, r.timestamps(t))
 		require.NoError(t, l.Append(3, record(t, 3, 100)))
 		require.NoError(t, l.Close())
 		_, r = openLog(t, m, "d", 4096, 2)
-		require.Equal(t, []uint64{1, 2, 3}, r.timestamps(t), "sealed=%v", sealed)
-		names, err := m.List("d")
-		require.NoError(t, err)
-		if sealed { // segment 2 became the current one
-			require.Equal(t, []string{"0000000000000001.wal", "0000000000000002.wal"}, names)
-		} else { // segment 1 took the append
-			require.Equal(t, []string{"0000000000000001.wal"}, names)
-		}
+		require.Equal(t, []uint64{1, 2, 3}, r.timestamps(t), "segment 2 took the append")
+	})
+	for _, c := range []struct {
+		name  string
+		files map[string]func(seg1 []byte) []byte
+	}{
+		{"sealed last segment", map[string]func([]byte) []byte{
+			"0000000000000001.wal": sealed,
+		}},
+		{"sealed, successor without a start frame", map[string]func([]byte) []byte{
+			"0000000000000001.wal": sealed,
+			"0000000000000002.wal": func([]byte) []byte { return make([]byte, 4096) },
+		}},
+		{"two segments after an unsealed one", map[string]func([]byte) []byte{
+			"0000000000000002.wal": func([]byte) []byte { return startOnly(2) },
+			"0000000000000003.wal": func([]byte) []byte { return startOnly(3) },
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			m, seg1 := base(t)
+			for name, f := range c.files {
+				require.NoError(t, m.WriteFile("d/"+name, f(seg1)))
+			}
+			before := snapshot(t, m, "d")
+			_, err := wal.Open(wal.Options{FS: m, Dir: "d", SegmentSize: 4096}, nil)
+			require.ErrorIs(t, err, errs.ErrCorrupt)
+			require.Equal(t, before, snapshot(t, m, "d"), "a refused open changes nothing")
+		})
 	}
 }
 

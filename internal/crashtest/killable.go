@@ -3,6 +3,7 @@ package crashtest
 import (
 	"errors"
 	"io"
+	iofs "io/fs"
 	"sync"
 
 	"github.com/fluxmap/fluxmap/wal"
@@ -96,6 +97,14 @@ func (k *Killable) List(dir string) ([]string, error) {
 	}
 	defer k.mu.RUnlock()
 	return k.inner.List(dir)
+}
+
+func (k *Killable) Lstat(name string) (iofs.FileMode, error) {
+	if err := k.enter(); err != nil {
+		return 0, err
+	}
+	defer k.mu.RUnlock()
+	return k.inner.Lstat(name)
 }
 
 func (k *Killable) MkdirAll(dir string) error {

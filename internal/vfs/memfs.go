@@ -235,6 +235,21 @@ func (m *MemFS) List(dirName string) ([]string, error) {
 	return names, nil
 }
 
+// Lstat returns fs.ModeDir|0o700 for a directory and 0o600 for a file:
+// MemFS has no symbolic links and no permissions.
+func (m *MemFS) Lstat(name string) (iofs.FileMode, error) {
+	m.lock()
+	defer m.mu.Unlock()
+	clean := filepath.Clean(name)
+	if _, ok := m.dirs[clean]; ok {
+		return iofs.ModeDir | 0o700, nil
+	}
+	if d, base, ok := m.lookupLocked(clean); ok && d.cur[base] != nil {
+		return 0o600, nil
+	}
+	return 0, pathErr("lstat", name, iofs.ErrNotExist)
+}
+
 // MkdirAll creates dir and its parents; they are durable at once.
 func (m *MemFS) MkdirAll(dirName string) error {
 	if err := m.inject(OpMkdirAll, dirName); err != nil {
