@@ -14,6 +14,6 @@ func TestCheckpointAfterBytesZeroDisables(t *testing.T) {
 	require.Equal(t, int64(4*32<<20), cfg.CheckpointBytes, "unset: four segments, at least 64 MiB")
 	cfg = New[string, int64]().DurabilityFull(opts).CheckpointAfterBytes(0).durableConfig(builtinKeyCodec[string](), builtinValueCodec[int64]())
 	require.Zero(t, cfg.CheckpointBytes, "0 must mean off")
-	cfg = New[string, int64]().DurabilityFull(opts).CheckpointAfterBytes(1 << 20).durableConfig(builtinKeyCodec[string](), builtinValueCodec[int64]())
+	cfg = New[string, int64]().DurabilityFull(opts).CheckpointAfterBytes(1<<20).durableConfig(builtinKeyCodec[string](), builtinValueCodec[int64]())
 	require.Equal(t, int64(1<<20), cfg.CheckpointBytes)
 }
