@@ -82,18 +82,30 @@
 // # Durability (recovery.go, durable.go)
 //
 // Each shard's WAL writer logs its commits; the coordinator owns the
-// directory lock, recovery and checkpoints. Recovery reads every shard in
-// parallel and keeps the longest gap-free prefix of commit timestamps whose
-// records are present on all their participants (or covered by a
-// checkpoint). The directory holds generations (gen-G/shard-NNNN) named by
-// an atomically replaced MANIFEST: when the shard count changes, or a log
-// holds records past the recovered prefix (their timestamps will be reused
-// by new commits, so they must not survive), recovery writes the recovered
-// state as checkpoints of a new generation and switches MANIFEST only once
-// that is durable. DESIGN.md truncates logs instead; with records appended
-// out of timestamp order across 2PC and fast-path commits, a truncation
-// point does not exist in general, and the generation switch also gives
-// re-sharding for free.
+// directory lock, recovery and checkpoints. The directory holds generations
+// (gen-G/shard-NNNN), each a complete set of shard directories for one shard
+// count, and a MANIFEST, replaced atomically, that names the current one,
+// the codecs, and any generation being built or replaced (manifest.go has
+// the format and the switch protocol). Recovery (recovery.go lists its
+// phases) first verifies that every piece the current generation must have
+// is there: every shard directory, a checkpoint owned by that shard in each,
+// WAL segments without gaps back to what the checkpoint covers. A piece a
+// crash cannot remove being gone is ErrCorrupt, and up to that point
+// nothing was written. Then it reads every shard in parallel and keeps the
+// longest gap-free prefix of commit timestamps whose records are present on
+// all their participants (or covered by a checkpoint).
+//
+// When the shard count changes, or a log holds records past the recovered
+// prefix (transactions that some participant's log lost at a crash; their
+// timestamps will be reused by new commits, so they must not survive),
+// recovery writes the recovered state as checkpoints of a new generation and
+// switches the MANIFEST only once that is durable. With records appended out
+// of timestamp order across 2PC and fast-path commits, a point at which to
+// truncate each log does not exist in general; the generation switch also
+// gives re-sharding for free. Recovery removes only generations the MANIFEST
+// names as pending or obsolete, and in them only the files the wal package
+// names, never through a symbolic link: whatever else is in the directory
+// is the user's.
 //
 // A checkpoint is taken at a registered snapshot C after a sync barrier on
 // every shard (so C is durable everywhere, as recovery requires), reads each

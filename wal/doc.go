@@ -7,13 +7,24 @@
 // # Segments
 //
 // A shard's log is a sequence of segment files named Dir/<seq>.wal with seq
-// as 16 lower-case hex digits. Order is always the seq parsed from the
-// name, never a file time. Segments are preallocated to
+// as 16 lower-case hex digits and no gaps. Order is always the seq parsed
+// from the name, never a file time. Segments are preallocated to
 // Options.SegmentSize; a record that does not fit in the current segment
 // seals it and goes to the next one (a record larger than a whole segment
-// gets a segment of its own, which grows past the size). Sealing appends a
-// RecordSegmentEnd frame and fsyncs the segment before its successor is
-// created, so on disk every segment but the last ends with that frame.
+// gets a segment of its own, which grows past the size).
+//
+// Every segment begins with a RecordSegmentStart frame holding the newest
+// commit timestamp appended to the log before it. A roll writes and fsyncs
+// the next segment with that frame, fsyncs the directory, and only then
+// seals the current segment (a RecordSegmentEnd frame, fsynced). So on disk
+// every segment but the last ends with that frame and the last never does,
+// and what is missing can be told from what a crash leaves:
+//
+//   - a gap in the numbers: a segment was removed;
+//   - a sealed last segment: the newest segment was removed;
+//   - a first segment whose start frame names commits that no checkpoint
+//     covers: older segments that were still needed were removed (the
+//     caller compares Replayed.Base with its checkpoint).
 //
 // A new segment's blocks are allocated but unwritten; Flush writes zeros a
 // 256 KiB chunk ahead of the data, so only one fdatasync per chunk commits
@@ -41,18 +52,23 @@
 //
 //   - Nothing valid after it, in the last segment: a torn tail, the normal
 //     result of a crash during a write that was never acknowledged as
-//     durable. Open zeroes the segment from there and appends resume at
+//     durable. Resume zeroes the segment from there and appends resume at
 //     that offset.
 //   - A valid frame of the same segment at any later offset (found by a
 //     byte-by-byte scan that matches the 8-byte segSeq first), or, for a
-//     stop in a segment that is not the last and did not end with
-//     RecordSegmentEnd, any valid frame in a later segment: data was lost in
-//     the middle of the log. Open fails with an error wrapping
-//     errs.ErrCorrupt that names the file and offset. There is no silent
-//     salvage.
-//   - A stop in a non-last, unsealed segment with nothing valid in any later
-//     segment: a roll was interrupted by a crash; the later files are
-//     removed and the log ends in that segment.
+//     stop in a segment that is not the last, anything but one later
+//     segment holding no record: data was lost in the middle of the log.
+//     Replay fails with an error wrapping errs.ErrCorrupt that names the
+//     file and offset. There is no silent salvage.
+//   - A stop in the segment before the last, when the last holds its start
+//     frame alone (or nothing valid): a roll was interrupted by a crash
+//     before it sealed the segment; Resume removes the last one and the log
+//     ends in the unsealed one.
+//
+// Replay reads and verifies without writing anything, so a caller that
+// finds another shard's log damaged can refuse to open and leave every
+// file as it was; Resume then does the writes (zeroing the tail, removing
+// the interrupted roll's segment). Open is the two together.
 //
 // The rule is exact for ordered write-back: a crash keeps a prefix of the
 // unsynced writes, possibly torn. If the OS wrote unsynced pages out of
@@ -77,7 +93,8 @@
 // closed, renamed to Dir/ckpt-<ts>.ckpt and the directory fsynced; older
 // checkpoints are removed afterwards. ReadCheckpoint takes the newest by the
 // ts in its name. Because it was fsynced before the rename, any damage in a
-// checkpoint is corruption.
+// checkpoint is corruption. A checkpoint names its owner (shard i of n) in
+// its header and again in its checksummed end frame.
 //
 // # Sticky errors
 //
