@@ -62,6 +62,11 @@
 // versions are removed by Vacuum (or AutoVacuum) once no snapshot can read
 // them. MaxMemory bounds the estimated memory, evicting by LRU or LFU or
 // refusing commits (Reject); InsertWithTTL gives a value a deadline.
+// A snapshot includes the time at which it evaluates deadlines, fixed when
+// it starts, so a deadline passing during a View or transaction changes
+// none of its reads; a read-write transaction that read a key whose
+// deadline has passed by its commit fails with ErrConflict. Autocommit Get
+// and scans evaluate deadlines at the time of the call.
 //
 // # Caveats
 //

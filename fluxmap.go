@@ -223,7 +223,8 @@ func (db *DB[K, V]) begin(ctx context.Context, readOnly bool) (*Tx[K, V], error)
 	return tx, nil
 }
 
-// View runs fn in a read-only transaction on one consistent snapshot. Writes
+// View runs fn in a read-only transaction on one consistent snapshot (TTL
+// deadlines included: see DB.InsertWithTTL). Writes
 // inside fn fail with ErrReadOnly. A read-only transaction never conflicts.
 // fn's error is returned as is; a panic in fn propagates after the
 // snapshot is released.

@@ -172,6 +172,15 @@ func (db *DB[K, V]) Evict(ctx context.Context, key K) (bool, error) {
 // once ttl has passed (the deadline is absolute, kept with the value and in
 // the WAL, so it holds across restarts), and vacuum then removes it as a
 // committed delete. ttl must be positive.
+//
+// When it has passed depends on the reader. An autocommit Get or scan
+// compares the deadline with the clock when it runs. A transaction, View or
+// Stream compares it with the time its snapshot started, for every read, so
+// its reads agree however long it runs; a read-write transaction that read
+// the key (or scanned a range holding it, or writes it) commits only if the
+// deadline has still not passed when its commit is validated, and fails
+// with ErrConflict otherwise, exactly as if the expiry had already been
+// committed as a delete.
 func (db *DB[K, V]) InsertWithTTL(ctx context.Context, key K, val V, ttl time.Duration) error {
 	if err := db.check(ctx, "insert"); err != nil {
 		return err
@@ -198,7 +207,9 @@ func (db *DB[K, V]) deadline(ttl time.Duration) (int64, error) {
 }
 
 // InsertWithTTL buffers key = val with a time to live; see
-// DB.InsertWithTTL. The deadline is computed now, not at commit.
+// DB.InsertWithTTL. The deadline is computed now, not at commit. The
+// transaction itself reads the value at its snapshot's time, which is
+// earlier than the deadline, so to it the value stays present.
 func (tx *Tx[K, V]) InsertWithTTL(key K, val V, ttl time.Duration) error {
 	if err := tx.writable("insert"); err != nil {
 		return err

@@ -48,35 +48,6 @@ func TestTTLNotPositiveIsInvalidArgument(t *testing.T) {
 	require.False(t, ok)
 }
 
-// A transaction sees its own write whose TTL has passed as everyone will
-// once it commits: absent, through Get, GetMany and scans alike.
-func TestTxOwnExpiredWriteReadsAbsent(t *testing.T) {
-	ctx := context.Background()
-	db := newStringDB(t, 2)
-	dbInsert(t, db, "ttl", 1) // the snapshot's value, shadowed by the write
-	tx := begin(t, db)
-	defer tx.Rollback() //nolint:errcheck
-	require.NoError(t, tx.InsertWithTTL("ttl", 5, time.Millisecond))
-	require.NoError(t, tx.InsertWithTTL("long", 6, time.Hour))
-	time.Sleep(5 * time.Millisecond)
-
-	_, ok, err := tx.Get("ttl")
-	require.NoError(t, err)
-	require.False(t, ok, "Get returned the transaction's own expired write")
-	vals, found := make([]int64, 2), make([]bool, 2)
-	require.NoError(t, tx.GetMany([]string{"ttl", "long"}, vals, found))
-	require.Equal(t, []bool{false, true}, found)
-	require.Equal(t, int64(6), vals[1])
-	es, err := tx.PrefixScan("")
-	require.NoError(t, err)
-	require.Equal(t, []fluxmap.Entry[string, int64]{{Key: "long", Value: 6}}, es)
-
-	require.NoError(t, tx.Commit())
-	_, ok, err = db.Get(ctx, "ttl")
-	require.NoError(t, err)
-	require.False(t, ok)
-}
-
 // A Tx stream ends with ErrTxnDone once its transaction ends inside the
 // loop: its snapshot is released, so later entries could come from
 // versions vacuum already dropped.

@@ -21,9 +21,10 @@ import (
 //		...
 //	}
 //
-// A Stream from a DB takes a fresh snapshot each time All is ranged over; a
-// Stream from a Tx reads at the transaction's snapshot merged with its
-// buffered writes (and, under Serializable isolation, records the scanned
+// A Stream from a DB takes a fresh snapshot each time All is ranged over
+// (TTL deadlines compared with the time that iteration started); a Stream
+// from a Tx reads at the transaction's snapshot merged with its buffered
+// writes (and, under Serializable isolation, records the scanned
 // range for validation). Breaking out of the loop early is fine: the
 // snapshot and buffers are released when the loop ends. A Tx stream ends
 // with its transaction: if the transaction commits, rolls back or is
@@ -85,7 +86,7 @@ func (s *Stream[K, V]) run(yield func(K, V) bool) error {
 		}
 		snap := s.db.coord.Oracle().Acquire(uint64(len(s.span.Lo)))
 		defer snap.Release()
-		sc = s.db.coord.NewScanner(s.span, snap.TS)
+		sc = s.db.coord.NewScanner(s.span, snap.TS, s.db.coord.SnapshotTime())
 	}
 	defer sc.Close()
 	for n := 1; ; n++ {

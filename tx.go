@@ -25,11 +25,13 @@ const (
 )
 
 // Tx is a transaction. Reads see one snapshot (taken at Begin) plus the
-// transaction's own writes; writes are buffered and become visible to
-// others atomically at Commit. Under Serializable isolation Commit fails
-// with ErrConflict if anything the transaction read has changed since its
-// snapshot (including rows entering a scanned range) or another commit wrote
-// a key it writes.
+// transaction's own writes; the snapshot includes TTL expiry, every
+// deadline being compared with the wall-clock time Begin read (see
+// DB.InsertWithTTL). Writes are buffered and become visible to others
+// atomically at Commit. Under Serializable isolation Commit fails with
+// ErrConflict if anything the transaction read has changed since its
+// snapshot (including rows entering a scanned range, and keys whose TTL
+// deadline has passed since) or another commit wrote a key it writes.
 //
 // A Tx is for one goroutine: its methods must not be called concurrently.
 // After Commit or Rollback every method returns ErrTxnDone. (A Tx's

@@ -166,12 +166,10 @@ func (c *Coordinator[V]) Oracle() *Oracle { return c.oracle }
 // NumShards returns the number of shards.
 func (c *Coordinator[V]) NumShards() int { return len(c.shards) }
 
-// live reports whether a buffered write reads as present: not a delete,
-// and not past its TTL deadline (a transaction sees its own expired write
-// as everyone sees it once committed: absent).
-func (c *Coordinator[V]) live(w *shard.Write[V]) bool {
-	return !w.Tombstone && (w.Expiry == 0 || c.now() < w.Expiry)
-}
+// SnapshotTime reads the wall clock for a snapshot that is about to read:
+// the time (Unix nanoseconds, never 0, which shard.Request.Now reserves for
+// "no snapshot") at which all its reads evaluate TTL deadlines.
+func (c *Coordinator[V]) SnapshotTime() int64 { return max(c.now(), 1) }
 
 // ShardOf maps an encoded key to its shard: xxhash, then multiply-shift
 // onto [0, N) (no modulo bias, no division).

@@ -79,6 +79,39 @@
 // transaction ended by its context (on the context's goroutine) is left to
 // the garbage collector instead, as its owner may still be inside a method.
 //
+// # TTLs
+//
+// A snapshot is a start timestamp and a wall-clock time: Begin reads the
+// clock once (SnapshotTime, after Acquire, so every commit the snapshot sees
+// was allocated before it), and every read of the transaction sends it in
+// shard.Request.Now: Get, GetMany, every chunk of a scan, and the
+// transaction's own buffered TTL writes are all evaluated at that time, so
+// its reads agree however long it runs. A DB stream fixes its time when its
+// iteration starts. Autocommit Get sends no time: it is one read, and the
+// shard evaluates deadlines at its own clock when it serves it.
+//
+// An expiry has no commit timestamp until vacuum turns it into a committed
+// delete. Validation treats it as that delete already (shard.validate): a
+// read key, a key in a scanned range, or a written key (first committer
+// wins) whose newest version is the snapshot's but reads differently at the
+// shard's clock than at the snapshot's time is a conflict, as a delete
+// committed after the snapshot would be. So a commit's outcome does not
+// depend on whether vacuum has run yet, and what a committed transaction
+// read was still true when the shard validated it, before its commit
+// timestamp was allocated. A key a prepared transaction holds locked is not
+// deleted by vacuum's expiry pass until the commit or abort.
+//
+// One ordering this leaves to the wall clock: a deadline that falls after a
+// transaction validated the key but before its commit becomes visible. A
+// snapshot taken in that interval evaluates the deadline as passed yet does
+// not see that commit, whose transaction read the key live. A read-write
+// transaction on such a snapshot that also read the commit's writes
+// conflicts with it, except across two-phase commit when it validates on
+// every shard between the committing transaction's prepares. The interval
+// is one commit's duration (its fsync, when durable); closing it would take
+// the oracle bounding snapshot times by the deadlines in-flight commits
+// read.
+//
 // # Durability (recovery.go, durable.go)
 //
 // Each shard's WAL writer logs its commits; the coordinator owns the

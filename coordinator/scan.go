@@ -16,6 +16,7 @@ const scanChunk = 256
 type Scanner[V any] struct {
 	c       *Coordinator[V]
 	ts      uint64
+	now     int64 // the snapshot's wall-clock time for TTL deadlines
 	cursors cursorHeap[V]
 	err     error
 	started bool
@@ -30,11 +31,13 @@ type cursor[V any] struct {
 
 func (cu *cursor[V]) key() string { return cu.req.Entries[cu.pos].Key }
 
-// NewScanner returns a scanner over span at ts. Nothing is sent until the
-// first Next. The caller must keep a snapshot at ts registered while it
-// scans, and must Close the scanner.
-func (c *Coordinator[V]) NewScanner(span shard.Span, ts uint64) *Scanner[V] {
-	return &Scanner[V]{c: c, ts: ts, span: span}
+// NewScanner returns a scanner over span at ts that evaluates TTL
+// deadlines at wall-clock time now (the snapshot's, from SnapshotTime), so
+// every chunk it fetches agrees on which keys have expired. Nothing is sent
+// until the first Next. The caller must keep a snapshot at ts registered
+// while it scans, and must Close the scanner.
+func (c *Coordinator[V]) NewScanner(span shard.Span, ts uint64, now int64) *Scanner[V] {
+	return &Scanner[V]{c: c, ts: ts, now: now, span: span}
 }
 
 func (s *Scanner[V]) start() {
@@ -100,7 +103,7 @@ func (s *Scanner[V]) fill(cu *cursor[V], lo string) {
 	r := cu.req
 	r.Reset()
 	r.Kind = shard.KindScan
-	r.TS = s.ts
+	r.TS, r.Now = s.ts, s.now
 	r.Span = shard.Span{Lo: lo, Hi: s.span.Hi, HiInf: s.span.HiInf}
 	r.Limit = scanChunk
 	cu.pos = 0

@@ -16,8 +16,12 @@ import (
 // A Txn is owned by one goroutine at a time; it is not safe for concurrent
 // use.
 type Txn[V any] struct {
-	c        *Coordinator[V]
-	snap     Snapshot
+	c    *Coordinator[V]
+	snap Snapshot
+	// now is the snapshot's wall-clock time (Unix nanoseconds), read once at
+	// Begin: every read evaluates TTL deadlines at it, and validation
+	// refuses the commit if one of them passed since (see doc.go, TTLs).
+	now      int64
 	readOnly bool
 	done     bool
 
@@ -38,6 +42,9 @@ type Txn[V any] struct {
 func (c *Coordinator[V]) Begin(readOnly bool, hint uint64) *Txn[V] {
 	t := c.txns.Get().(*Txn[V])
 	t.c, t.snap, t.readOnly = c, c.oracle.Acquire(hint), readOnly
+	// After Acquire: every commit the snapshot sees was allocated before
+	// this time.
+	t.now = c.SnapshotTime()
 	return t
 }
 
@@ -62,7 +69,7 @@ func (t *Txn[V]) Recycle() {
 	if cap(ranges) > pooledSetCap {
 		ranges = nil
 	}
-	t.c, t.snap, t.readOnly, t.done, t.ranges = nil, Snapshot{}, false, false, ranges
+	t.c, t.snap, t.now, t.readOnly, t.done, t.ranges = nil, Snapshot{}, 0, false, false, ranges
 	c.txns.Put(t)
 }
 
@@ -162,12 +169,19 @@ func (t *Txn[V]) recordRead(key string) {
 	t.reads.add(key, key, readKey)
 }
 
+// live reports whether a buffered write reads as present: not a delete,
+// and not past its TTL deadline at the snapshot's time, the time at which
+// the transaction reads everything else.
+func (t *Txn[V]) live(w *shard.Write[V]) bool {
+	return !w.Tombstone && (w.Expiry == 0 || t.now < w.Expiry)
+}
+
 // Get reads key: the transaction's own write if it has one, else the value
 // at the snapshot.
 func (t *Txn[V]) Get(key string) (V, bool, error) {
 	if i := t.writes.find(key); i >= 0 {
 		w := &t.writes.list[i]
-		if !t.c.live(w) {
+		if !t.live(w) {
 			var zero V
 			return zero, false, nil
 		}
@@ -180,7 +194,7 @@ func (t *Txn[V]) Get(key string) (V, bool, error) {
 	}
 	r := t.c.getReq()
 	r.Kind = shard.KindGet
-	r.TS = t.snap.TS
+	r.TS, r.Now = t.snap.TS, t.now
 	r.Keys = append(r.Keys, key)
 	t.c.shards[t.c.ShardOf(key)].Do(r)
 	t.c.gate.exit(g)
@@ -224,7 +238,7 @@ func (t *Txn[V]) getManyRound(keys []string, out []shard.ReadResult[V]) error {
 	g, fanout := -1, 0 // fanout: how many shards are asked
 	for i, k := range keys {
 		if j := t.writes.find(k); j >= 0 {
-			if w := &t.writes.list[j]; t.c.live(w) {
+			if w := &t.writes.list[j]; t.live(w) {
 				out[i] = shard.ReadResult[V]{Value: w.Value, Found: true}
 			} else {
 				out[i] = shard.ReadResult[V]{}
@@ -242,7 +256,7 @@ func (t *Txn[V]) getManyRound(keys []string, out []shard.ReadResult[V]) error {
 		to[i] = sh
 		if reqs[sh] == nil {
 			r := t.c.getReq()
-			r.Kind, r.TS = shard.KindGet, t.snap.TS
+			r.Kind, r.TS, r.Now = shard.KindGet, t.snap.TS, t.now
 			reqs[sh] = r
 			fanout++
 		}
@@ -299,12 +313,12 @@ func (t *Txn[V]) Scan(span shard.Span) *TxnScanner[V] {
 	if !t.readOnly && t.c.serializable {
 		t.ranges = append(t.ranges, span)
 	}
-	s := &TxnScanner[V]{base: t.c.NewScanner(span, t.snap.TS)}
+	s := &TxnScanner[V]{base: t.c.NewScanner(span, t.snap.TS, t.now)}
 	for _, w := range t.writes.list {
 		if span.Contains(w.Key) {
-			if !t.c.live(&w) {
-				// Expired already: it still shadows the snapshot's value,
-				// as its commit will.
+			if !t.live(&w) {
+				// Expired at the snapshot's time: it still shadows the
+				// snapshot's value, as its commit will.
 				w = shard.Write[V]{Key: w.Key, Tombstone: true}
 			}
 			s.buf = append(s.buf, w)
@@ -358,7 +372,7 @@ func (t *Txn[V]) Commit() (uint64, error) {
 	touch := func(i int) *shard.Request[V] {
 		if parts[i] == nil {
 			r := c.getReq()
-			r.TS = t.snap.TS
+			r.TS, r.Now = t.snap.TS, t.now
 			parts[i] = r
 		}
 		return parts[i]

@@ -10,10 +10,10 @@ import (
 type Kind uint8
 
 const (
-	// KindGet reads Keys at TS into Results.
+	// KindGet reads Keys at TS (deadlines at Now) into Results.
 	KindGet Kind = iota + 1
-	// KindScan reads up to Limit live entries of Span at TS into Entries;
-	// More and Resume say where to continue.
+	// KindScan reads up to Limit live entries of Span at TS (deadlines at
+	// Now) into Entries; More and Resume say where to continue.
 	KindScan
 	// KindCommitOne is the single-shard fast path: validate against TS (the
 	// start timestamp), allocate a commit timestamp, install, acknowledge.
@@ -90,6 +90,14 @@ type Request[V any] struct {
 	TS uint64
 	// Txn identifies the lock owner; the shard sets it.
 	Txn uint64
+	// Now is the wall-clock time (Unix nanoseconds) of the sender's
+	// snapshot, 0 for none. KindGet and KindScan evaluate TTL deadlines at
+	// it, so every read of one snapshot agrees on which keys have expired;
+	// without it they use the shard's clock at the read. Validation
+	// (KindPrepare, KindCommitOne) refuses a version whose liveness at the
+	// shard's clock differs from its liveness at Now (see validate); without
+	// Now it skips that check.
+	Now int64
 
 	Keys   []string   // KindGet
 	Reads  []string   // keys read, validated under Serializable
@@ -199,14 +207,14 @@ func NewRequest[V any]() *Request[V] {
 }
 
 // ResetGet is Reset for a request that was used only for one KindGet: it
-// clears just the fields a get touches (Kind, TS, Txn, Latest, Keys,
+// clears just the fields a get touches (Kind, TS, Txn, Now, Latest, Keys,
 // Results), which is most of the cost of a pooled point read's reset
 // saved. Any other use needs Reset.
 func (r *Request[V]) ResetGet() {
 	clear(r.Keys)
 	clear(r.Results)
 	r.Keys, r.Results = r.Keys[:0], r.Results[:0]
-	r.Kind, r.TS, r.Txn, r.Latest, r.Fanout = 0, 0, 0, false, false
+	r.Kind, r.TS, r.Txn, r.Now, r.Latest, r.Fanout = 0, 0, 0, 0, false, false
 }
 
 // Reset clears the request for reuse, keeping its buffers.

@@ -326,7 +326,7 @@ func (s *Shard[V]) get(r *Request[V]) {
 	if r.Latest && r.TS < s.readFloor {
 		r.TS = s.readFloor
 	}
-	var now int64
+	now := r.Now // 0: the shard's clock, read once and only if a deadline needs it
 	for _, k := range r.Keys {
 		if d, ok := s.dirty[k]; ok { // the injected G1a bug; nil map when off
 			r.Results = append(r.Results, ReadResult[V]{Value: d.w.Value, Found: !d.w.Tombstone})
@@ -358,7 +358,10 @@ func (s *Shard[V]) scan(r *Request[V]) {
 	// Bound the nodes visited too, so a range full of tombstones or
 	// invisible versions cannot stall the shard.
 	budget := 4*limit + 64
-	now := s.now()
+	now := r.Now
+	if now == 0 {
+		now = s.now()
+	}
 	hp := mvcc.KeyPrefix(r.Span.Hi)
 	n := s.list.Seek(r.Span.Lo)
 	for ; n != nil && (r.Span.HiInf || n.Before(r.Span.Hi, hp)); n = n.Next() {

@@ -10,10 +10,18 @@ import (
 // validate applies the serializable checks of DESIGN.md §4 to r against its
 // start timestamp r.TS. It reads shard state only; prepare takes the locks
 // afterwards, in the same step, so nothing can slip in between.
+//
+// A TTL deadline that passed between the snapshot's time r.Now and this
+// validation counts as a commit after the snapshot: it is the committed
+// delete vacuum will make of the expiry (vacuumSlice), and a read, scanned
+// range or written key it touches conflicts whether or not vacuum has run
+// yet. So a transaction that read a key live commits only if the key is
+// still live now, before its commit timestamp is allocated.
 func (s *Shard[V]) validate(r *Request[V]) error {
 	if err := s.checkWriteLocks(r, true); err != nil {
 		return err
 	}
+	var now int64 // the shard's clock, read at most once, when a deadline needs it
 	for _, k := range r.Reads {
 		n := s.list.Find(k)
 		if n == nil {
@@ -26,6 +34,10 @@ func (s *Shard[V]) validate(r *Request[V]) error {
 		if ts := n.NewestTS(); ts > r.TS {
 			s.reason = ReasonStaleRead
 			return conflictNewer(k, ts, r.TS)
+		}
+		if s.expiredSince(n, r, &now) {
+			s.reason = ReasonStaleRead
+			return conflictExpired(k, r.TS)
 		}
 	}
 	for _, sp := range r.Ranges {
@@ -41,6 +53,11 @@ func (s *Shard[V]) validate(r *Request[V]) error {
 				return fmt.Errorf("%w: range %s: key %q changed by commit %d after snapshot %d",
 					errs.ErrConflict, sp, n.Key(), ts, r.TS)
 			}
+			if s.expiredSince(n, r, &now) {
+				s.reason = ReasonPhantom
+				return fmt.Errorf("%w: range %s: key %q reached its TTL deadline after snapshot %d",
+					errs.ErrConflict, sp, n.Key(), r.TS)
+			}
 		}
 	}
 	return nil
@@ -53,6 +70,7 @@ func (s *Shard[V]) validate(r *Request[V]) error {
 // It records each write key's node in r.nodes for the steps that follow.
 func (s *Shard[V]) checkWriteLocks(r *Request[V], versions bool) error {
 	r.nodes = r.nodes[:0]
+	var now int64
 	for i := range r.Writes {
 		k := r.Writes[i].Key
 		n := s.list.Find(k)
@@ -66,6 +84,10 @@ func (s *Shard[V]) checkWriteLocks(r *Request[V], versions bool) error {
 				s.reason = ReasonWriteWrite
 				return conflictNewer(k, ts, r.TS)
 			}
+			if versions && s.expiredSince(n, r, &now) {
+				s.reason = ReasonWriteWrite
+				return conflictExpired(k, r.TS)
+			}
 		}
 		for _, rl := range s.ranges {
 			if rl.txn != r.Txn && rl.span.Contains(k) {
@@ -76,6 +98,27 @@ func (s *Shard[V]) checkWriteLocks(r *Request[V], versions bool) error {
 		}
 	}
 	return nil
+}
+
+// expiredSince reports whether n's newest version reads differently at the
+// shard's clock than at r's snapshot time r.Now: its deadline passed in
+// between (or, should the clock have stepped back, un-passed). Call it only
+// once n.NewestTS() <= r.TS is checked, so the newest version is the one
+// the snapshot read. *now caches the shard's clock across calls; it is read
+// only when a version has a deadline, so keys without TTLs cost nothing.
+func (s *Shard[V]) expiredSince(n *mvcc.Node[V], r *Request[V], now *int64) bool {
+	v := n.Newest()
+	if r.Now == 0 || v == nil || v.Expiry() == 0 {
+		return false
+	}
+	if *now == 0 {
+		*now = s.now()
+	}
+	return v.LiveAt(r.Now) != v.LiveAt(*now)
+}
+
+func conflictExpired(k string, start uint64) error {
+	return fmt.Errorf("%w: key %q reached its TTL deadline after snapshot %d", errs.ErrConflict, k, start)
 }
 
 func lockedByOther[V any](n *mvcc.Node[V], txn uint64) error {
