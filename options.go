@@ -60,6 +60,7 @@ type Builder[K, V any] struct {
 	maxTxnWrites int
 
 	durability      durability
+	durabilitySet   [full + 1]bool // which Durability* setters were called; more than one is an error
 	persist         PersistenceOptions
 	flushInterval   time.Duration
 	flushCommits    int
@@ -121,9 +122,11 @@ func (b *Builder[K, V]) SkiplistP(p float64) *Builder[K, V] { b.skiplistP = p; r
 // DurabilityFull makes the database durable: a commit returns only after its
 // WAL records are fsynced on every shard it touched, so an acknowledged
 // commit survives a process or OS crash. Concurrent commits share fsyncs.
-// Default: in memory, no files.
+// Default: in memory, no files. Setting both DurabilityFull and
+// DurabilityRelaxed on one Builder is a configuration error.
 func (b *Builder[K, V]) DurabilityFull(o PersistenceOptions) *Builder[K, V] {
 	b.durability, b.persist = full, o
+	b.durabilitySet[full] = true
 	return b
 }
 
@@ -133,9 +136,11 @@ func (b *Builder[K, V]) DurabilityFull(o PersistenceOptions) *Builder[K, V] {
 // FlushAfterBytes is reached (at least one must be set). A process crash
 // loses nothing acknowledged; an OS crash or power loss may lose the most
 // recent commits, never a part of a transaction and never a commit older
-// than one that survived.
+// than one that survived. Setting both DurabilityRelaxed and DurabilityFull
+// on one Builder is a configuration error.
 func (b *Builder[K, V]) DurabilityRelaxed(o PersistenceOptions) *Builder[K, V] {
 	b.durability, b.persist = relaxed, o
+	b.durabilitySet[relaxed] = true
 	return b
 }
 
@@ -218,6 +223,10 @@ func (b *Builder[K, V]) validate() error {
 		return configErr("AutoVacuum", "interval %v is negative", b.vacuum.Interval)
 	case b.checkpointBytes < 0:
 		return configErr("CheckpointAfterBytes", "%d is negative", b.checkpointBytes)
+	}
+	if b.durabilitySet[full] && b.durabilitySet[relaxed] {
+		// Which one was called last is no sign of what was meant.
+		return configErr("DurabilityFull, DurabilityRelaxed", "both are set; a database has one durability level")
 	}
 	if b.durability == inMemory {
 		return nil
