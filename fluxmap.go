@@ -2,7 +2,6 @@ package fluxmap
 
 import (
 	"context"
-	"fmt"
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
@@ -41,10 +40,10 @@ func (db *DB[K, V]) check(ctx context.Context, op string) error {
 		return err
 	}
 	if db.closed.Load() {
-		return fmt.Errorf("fluxmap: %s: %w", op, ErrClosed)
+		return errorf("%s: %w", op, ErrClosed)
 	}
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("fluxmap: %s: %w", op, err)
+		return errorf("%s: %w", op, err)
 	}
 	return nil
 }
@@ -53,7 +52,7 @@ func (db *DB[K, V]) check(ctx context.Context, op string) error {
 // DB), which would otherwise panic on its first use.
 func (db *DB[K, V]) built(op string) error {
 	if db == nil || db.coord == nil {
-		return fmt.Errorf("fluxmap: %s: %w: a DB must come from Builder.Build", op, ErrInvalidArgument)
+		return errorf("%s: %w: a DB must come from Builder.Build", op, ErrInvalidArgument)
 	}
 	return nil
 }
@@ -86,7 +85,7 @@ func (db *DB[K, V]) Get(ctx context.Context, key K) (V, bool, error) {
 	}
 	v, ok, err := db.coord.Get(k)
 	if err != nil {
-		return zero, false, fmt.Errorf("fluxmap: get: %w", err)
+		return zero, false, errorf("get: %w", err)
 	}
 	return v, ok, nil
 }
@@ -112,7 +111,7 @@ func (db *DB[K, V]) insert(ctx context.Context, key K, val V, expiry int64) erro
 		return err
 	}
 	if _, _, err := db.coord.Write(ctx, coordinator.WriteOp[V]{Key: k, Value: val, Expiry: expiry}); err != nil {
-		return fmt.Errorf("fluxmap: insert: %w", err)
+		return errorf("insert: %w", err)
 	}
 	return nil
 }
@@ -130,7 +129,7 @@ func (db *DB[K, V]) Remove(ctx context.Context, key K) (old V, existed bool, err
 	var zero V
 	old, existed, err = db.coord.Write(ctx, coordinator.WriteOp[V]{Key: k, Tombstone: true, WantOld: true})
 	if err != nil {
-		return zero, false, fmt.Errorf("fluxmap: remove: %w", err)
+		return zero, false, errorf("remove: %w", err)
 	}
 	return old, existed, nil
 }
@@ -229,7 +228,7 @@ func (db *DB[K, V]) begin(ctx context.Context, readOnly bool) (*Tx[K, V], error)
 // snapshot is released.
 func (db *DB[K, V]) View(ctx context.Context, fn func(*Tx[K, V]) error) error {
 	if fn == nil {
-		return fmt.Errorf("fluxmap: view: %w: nil function", ErrInvalidArgument)
+		return errorf("view: %w: nil function", ErrInvalidArgument)
 	}
 	tx, err := db.begin(ctx, true)
 	if err != nil {
@@ -248,7 +247,7 @@ func (db *DB[K, V]) View(ctx context.Context, fn func(*Tx[K, V]) error) error {
 // transaction itself and that commit succeeds, Transaction returns nil.
 func (db *DB[K, V]) Transaction(ctx context.Context, fn func(*Tx[K, V]) error) error {
 	if fn == nil {
-		return fmt.Errorf("fluxmap: transaction: %w: nil function", ErrInvalidArgument)
+		return errorf("transaction: %w: nil function", ErrInvalidArgument)
 	}
 	for attempt := 0; ; attempt++ {
 		tx, err := db.begin(ctx, false)
@@ -267,7 +266,7 @@ func (db *DB[K, V]) Transaction(ctx context.Context, fn func(*Tx[K, V]) error) e
 		}
 		db.retries.Add(1)
 		if berr := coordinator.Backoff(ctx, attempt); berr != nil {
-			return fmt.Errorf("fluxmap: transaction: giving up after %d attempts: %w (last: %w)", attempt+1, berr, err)
+			return errorf("transaction: giving up after %d attempts: %w (last: %w)", attempt+1, berr, err)
 		}
 	}
 }
@@ -309,7 +308,7 @@ func (db *DB[K, V]) Checkpoint(ctx context.Context) error {
 		return err
 	}
 	if err := db.coord.Checkpoint(); err != nil {
-		return fmt.Errorf("fluxmap: checkpoint: %w", err)
+		return errorf("checkpoint: %w", err)
 	}
 	return nil
 }

@@ -163,7 +163,7 @@ func (db *DB[K, V]) Evict(ctx context.Context, key K) (bool, error) {
 	}
 	_, existed, err := db.coord.Write(ctx, coordinator.WriteOp[V]{Key: k, Tombstone: true, Evict: true})
 	if err != nil {
-		return false, fmt.Errorf("fluxmap: evict: %w", err)
+		return false, errorf("evict: %w", err)
 	}
 	return existed, nil
 }
@@ -185,7 +185,7 @@ func (db *DB[K, V]) InsertWithTTL(ctx context.Context, key K, val V, ttl time.Du
 
 func (db *DB[K, V]) deadline(ttl time.Duration) (int64, error) {
 	if ttl <= 0 {
-		return 0, fmt.Errorf("fluxmap: insert with TTL: %w: ttl %v is not positive", ErrInvalidArgument, ttl)
+		return 0, errorf("insert with TTL: %w: ttl %v is not positive", ErrInvalidArgument, ttl)
 	}
 	now := db.now().UnixNano()
 	d := now + int64(ttl)

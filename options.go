@@ -285,7 +285,7 @@ func (b *Builder[K, V]) durableConfig(vc ValueCodec[V]) *coordinator.DurableConf
 // an error wrapping ErrConfig that names the bad setting, or ctx's error.
 func (b *Builder[K, V]) Build(ctx context.Context) (*DB[K, V], error) {
 	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("fluxmap: build: %w", err)
+		return nil, errorf("build: %w", err)
 	}
 	if err := b.validate(); err != nil {
 		return nil, err
@@ -419,7 +419,7 @@ func (r *valueRules[V]) admit(v V) (V, int, error) {
 	// cannot encode must be refused now, while nothing has changed.
 	enc, err := r.codec.AppendValue(nil, v)
 	if err != nil {
-		return v, 0, fmt.Errorf("fluxmap: encoding value: %w: %w", ErrInvalidArgument, err)
+		return v, 0, errorf("encoding value: %w: %w", ErrInvalidArgument, err)
 	}
 	if len(enc) > r.maxSize {
 		return v, 0, fmt.Errorf("%w: encoded value is %d bytes, limit %d", ErrValueTooLarge, len(enc), r.maxSize)

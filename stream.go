@@ -1,7 +1,6 @@
 package fluxmap
 
 import (
-	"fmt"
 	"iter"
 
 	"context"
@@ -45,7 +44,7 @@ const ctxCheckEvery = 64
 // ran to the end or the caller stopped it.
 func (s *Stream[K, V]) Err() error {
 	if s == nil {
-		return fmt.Errorf("fluxmap: scan: %w: nil Stream", ErrInvalidArgument)
+		return errorf("scan: %w: nil Stream", ErrInvalidArgument)
 	}
 	if s.bad != nil {
 		return s.bad
@@ -91,7 +90,7 @@ func (s *Stream[K, V]) run(yield func(K, V) bool) error {
 	for n := 1; ; n++ {
 		if n%ctxCheckEvery == 0 {
 			if err := s.ctx.Err(); err != nil {
-				return fmt.Errorf("fluxmap: scan: %w", err)
+				return errorf("scan: %w", err)
 			}
 		}
 		k, v, ok := sc.Next()
@@ -106,16 +105,16 @@ func (s *Stream[K, V]) run(yield func(K, V) bool) error {
 		}
 		if !ok {
 			if err := sc.Err(); err != nil {
-				return fmt.Errorf("fluxmap: scan: %w", err)
+				return errorf("scan: %w", err)
 			}
 			if err := s.ctx.Err(); err != nil {
-				return fmt.Errorf("fluxmap: scan: %w", err)
+				return errorf("scan: %w", err)
 			}
 			return nil
 		}
 		key, err := s.db.keys.decode(k)
 		if err != nil {
-			return fmt.Errorf("fluxmap: scan: %w", err)
+			return errorf("scan: %w", err)
 		}
 		if !yield(key, v) {
 			return nil

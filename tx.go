@@ -64,21 +64,21 @@ func (tx *Tx[K, V]) abandon() {
 // has ended reports how it ended, even if its context ends later.
 func (tx *Tx[K, V]) usable(op string) error {
 	if tx == nil || tx.db == nil {
-		return fmt.Errorf("fluxmap: %s: %w: a Tx must come from DB.Begin", op, ErrInvalidArgument)
+		return errorf("%s: %w: a Tx must come from DB.Begin", op, ErrInvalidArgument)
 	}
 	switch tx.state.Load() {
 	case txActive:
 		if err := tx.ctx.Err(); err != nil {
 			tx.abandon()
-			return fmt.Errorf("fluxmap: %s: transaction rolled back: %w", op, err)
+			return errorf("%s: transaction rolled back: %w", op, err)
 		}
 	case txAbandoned:
-		return fmt.Errorf("fluxmap: %s: transaction rolled back: %w", op, tx.ctx.Err())
+		return errorf("%s: transaction rolled back: %w", op, tx.ctx.Err())
 	default:
-		return fmt.Errorf("fluxmap: %s: %w", op, ErrTxnDone)
+		return errorf("%s: %w", op, ErrTxnDone)
 	}
 	if tx.db.closed.Load() {
-		return fmt.Errorf("fluxmap: %s: %w", op, ErrClosed)
+		return errorf("%s: %w", op, ErrClosed)
 	}
 	return nil
 }
@@ -88,7 +88,7 @@ func (tx *Tx[K, V]) writable(op string) error {
 		return err
 	}
 	if tx.readOnly {
-		return fmt.Errorf("fluxmap: %s: %w", op, ErrReadOnly)
+		return errorf("%s: %w", op, ErrReadOnly)
 	}
 	return nil
 }
@@ -105,7 +105,7 @@ func (tx *Tx[K, V]) Get(key K) (V, bool, error) {
 	}
 	v, ok, err := tx.t.Get(k)
 	if err != nil {
-		return zero, false, fmt.Errorf("fluxmap: get: %w", err)
+		return zero, false, errorf("get: %w", err)
 	}
 	if err := tx.stillActive("get"); err != nil {
 		return zero, false, err
@@ -137,7 +137,7 @@ func (tx *Tx[K, V]) GetMany(keys []K, vals []V, found []bool) error {
 		return err
 	}
 	if len(vals) != len(keys) || len(found) != len(keys) {
-		return fmt.Errorf("fluxmap: get many: %d keys but room for %d values and %d found flags: %w",
+		return errorf("get many: %d keys but room for %d values and %d found flags: %w",
 			len(keys), len(vals), len(found), ErrInvalidArgument)
 	}
 	var encBuf [8]string
@@ -155,7 +155,7 @@ func (tx *Tx[K, V]) GetMany(keys []K, vals []V, found []bool) error {
 	}
 	res = res[:len(keys)]
 	if err := tx.t.GetMany(enc, res); err != nil {
-		return fmt.Errorf("fluxmap: get many: %w", err)
+		return errorf("get many: %w", err)
 	}
 	if err := tx.stillActive("get many"); err != nil {
 		return err
@@ -234,7 +234,7 @@ func (tx *Tx[K, V]) Remove(key K) (old V, existed bool, err error) {
 	}
 	old, existed, err = tx.t.Get(k)
 	if err != nil {
-		return zero, false, fmt.Errorf("fluxmap: remove: %w", err)
+		return zero, false, errorf("remove: %w", err)
 	}
 	if err := tx.stillActive("remove"); err != nil {
 		return zero, false, err
@@ -311,7 +311,7 @@ func (tx *Tx[K, V]) commitTS() (uint64, error) {
 	if err != nil {
 		tx.state.Store(txDone)
 		tx.t.Recycle()
-		return 0, fmt.Errorf("fluxmap: commit: %w", err)
+		return 0, errorf("commit: %w", err)
 	}
 	tx.state.Store(txCommitted)
 	tx.t.Recycle()
@@ -322,10 +322,10 @@ func (tx *Tx[K, V]) commitTS() (uint64, error) {
 // returns ErrTxnDone if the transaction had already ended.
 func (tx *Tx[K, V]) Rollback() error {
 	if tx == nil || tx.db == nil {
-		return fmt.Errorf("fluxmap: rollback: %w: a Tx must come from DB.Begin", ErrInvalidArgument)
+		return errorf("rollback: %w: a Tx must come from DB.Begin", ErrInvalidArgument)
 	}
 	if !tx.state.CompareAndSwap(txActive, txDone) {
-		return fmt.Errorf("fluxmap: rollback: %w", ErrTxnDone)
+		return errorf("rollback: %w", ErrTxnDone)
 	}
 	tx.release()
 	tx.t.Rollback()
