@@ -200,6 +200,10 @@ func (db *DB[K, V]) deadline(ttl time.Duration) (int64, error) {
 // InsertWithTTL buffers key = val with a time to live; see
 // DB.InsertWithTTL. The deadline is computed now, not at commit.
 func (tx *Tx[K, V]) InsertWithTTL(key K, val V, ttl time.Duration) error {
+	if err := tx.enter("insert"); err != nil {
+		return err
+	}
+	defer tx.leave()
 	if err := tx.writable("insert"); err != nil {
 		return err
 	}

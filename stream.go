@@ -74,10 +74,15 @@ type entryScanner[V any] interface {
 func (s *Stream[K, V]) run(yield func(K, V) bool) error {
 	var sc entryScanner[V]
 	if s.tx != nil {
+		if err := s.tx.enter("scan"); err != nil {
+			return err
+		}
 		if err := s.tx.usable("scan"); err != nil {
+			s.tx.leave()
 			return err
 		}
 		sc = s.tx.scan(s.span)
+		s.tx.leave() // the loop's body may use the Tx between entries
 	} else {
 		if err := s.db.check(s.ctx, "scan"); err != nil {
 			return err
