@@ -81,11 +81,9 @@ func TestErrorMessagesHaveOnePrefix(t *testing.T) {
 			return err
 		}
 		// Another writer of c commits first, every time.
-		other := begin(t, db)
-		if err := other.Insert("c", 4); err != nil {
-			return err
-		}
-		return other.Commit()
+		done := make(chan error)
+		go func() { done <- db.Insert(ctx, "c", 4) }()
+		return <-done
 	}))
 
 	// Zero values.

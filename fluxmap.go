@@ -32,7 +32,11 @@ type DB[K, V any] struct {
 
 	closed  atomic.Bool
 	retries atomic.Uint64 // Transaction attempts retried after a conflict
-	scratch sync.Pool     // *[]byte for temporary key encodings
+	// nestProbes counts the Transactions that conflicted nestProbeAfter
+	// times in a row and still run: while it is positive, writes look for a
+	// Transaction function on their stack (see refuseNested).
+	nestProbes atomic.Int32
+	scratch    sync.Pool // *[]byte for temporary key encodings
 }
 
 func (db *DB[K, V]) check(ctx context.Context, op string) error {
@@ -103,6 +107,9 @@ func (db *DB[K, V]) Insert(ctx context.Context, key K, val V) error {
 // insert runs an autocommit write of key = val with a TTL deadline (0:
 // none).
 func (db *DB[K, V]) insert(ctx context.Context, key K, val V, expiry int64) error {
+	if err := db.refuseNested("insert"); err != nil {
+		return err
+	}
 	k, err := db.keys.encode(key)
 	if err != nil {
 		return err
@@ -120,6 +127,9 @@ func (db *DB[K, V]) insert(ctx context.Context, key K, val V, expiry int64) erro
 // Like Insert, it never fails with ErrConflict.
 func (db *DB[K, V]) Remove(ctx context.Context, key K) (old V, existed bool, err error) {
 	if err := db.check(ctx, "remove"); err != nil {
+		return old, false, err
+	}
+	if err := db.refuseNested("remove"); err != nil {
 		return old, false, err
 	}
 	k, err := db.keys.encode(key)
@@ -214,6 +224,11 @@ func (db *DB[K, V]) begin(ctx context.Context, readOnly bool) (*Tx[K, V], error)
 	if err := db.check(ctx, "begin"); err != nil {
 		return nil, err
 	}
+	if !readOnly {
+		if err := db.refuseNested("begin"); err != nil {
+			return nil, err
+		}
+	}
 	t := db.coord.Begin(readOnly, rand.Uint64())
 	tx := &Tx[K, V]{db: db, t: t, start: t.StartTS(), ctx: ctx, readOnly: readOnly}
 	if ctx.Done() != nil {
@@ -245,10 +260,23 @@ func (db *DB[K, V]) View(ctx context.Context, fn func(*Tx[K, V]) error) error {
 // backoff, until it commits or ctx ends; so fn must be safe to repeat and
 // should keep its effects inside the transaction. If fn commits the
 // transaction itself and that commit succeeds, Transaction returns nil.
+//
+// fn must write through tx, not through db: a write through db (Insert,
+// Remove, Evict, Begin, Transaction) commits before tx does and, touching
+// the same keys, would make tx conflict on every attempt. Once a
+// Transaction has conflicted a few times in a row, such a write made on
+// fn's goroutine fails with an error wrapping ErrInvalidArgument, which
+// ends the retries when fn returns it.
 func (db *DB[K, V]) Transaction(ctx context.Context, fn func(*Tx[K, V]) error) error {
 	if fn == nil {
 		return errorf("transaction: %w: nil function", ErrInvalidArgument)
 	}
+	probing := false
+	defer func() {
+		if probing {
+			db.nestProbes.Add(-1)
+		}
+	}()
 	for attempt := 0; ; attempt++ {
 		tx, err := db.begin(ctx, false)
 		if err != nil {
@@ -265,6 +293,10 @@ func (db *DB[K, V]) Transaction(ctx context.Context, fn func(*Tx[K, V]) error) e
 			return err
 		}
 		db.retries.Add(1)
+		if attempt+1 == nestProbeAfter {
+			probing = true
+			db.nestProbes.Add(1)
+		}
 		if berr := coordinator.Backoff(ctx, attempt); berr != nil {
 			return errorf("transaction: giving up after %d attempts: %w (last: %w)", attempt+1, berr, err)
 		}

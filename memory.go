@@ -157,6 +157,9 @@ func (db *DB[K, V]) Evict(ctx context.Context, key K) (bool, error) {
 	if err := db.check(ctx, "evict"); err != nil {
 		return false, err
 	}
+	if err := db.refuseNested("evict"); err != nil {
+		return false, err
+	}
 	k, err := db.keys.encode(key)
 	if err != nil {
 		return false, err

@@ -451,3 +451,53 @@ func TestTxSharedByTwoGoroutines(t *testing.T) {
 	require.NoError(t, tx.Commit())
 	requireValue(t, db, "after", 1)
 }
+
+// TestTransactionNestedWriteEnds: a write through the DB inside a
+// Transaction function, to a key the transaction touches, makes every
+// commit conflict; instead of retrying until the context ends, the nested
+// write is refused with ErrInvalidArgument after a few attempts and
+// Transaction returns that.
+func TestTransactionNestedWriteEnds(t *testing.T) {
+	db := newStringDB(t, 2)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for _, nested := range []struct {
+		name  string
+		write func() error
+	}{
+		{"Insert", func() error { return db.Insert(ctx, "k", 1) }},
+		{"Begin", func() error {
+			tx, err := db.Begin(ctx)
+			if err != nil {
+				return err
+			}
+			if err := tx.Insert("k", 2); err != nil {
+				return err
+			}
+			return tx.Commit()
+		}},
+		{"Transaction", func() error {
+			return db.Transaction(ctx, func(tx *fluxmap.Tx[string, int64]) error { return tx.Insert("k", 2) })
+		}},
+	} {
+		t.Run(nested.name, func(t *testing.T) {
+			attempts := 0
+			err := db.Transaction(ctx, func(tx *fluxmap.Tx[string, int64]) error {
+				attempts++
+				if _, _, err := tx.Get("k"); err != nil {
+					return err
+				}
+				if err := nested.write(); err != nil {
+					return err
+				}
+				return tx.Insert("k", 3)
+			})
+			require.ErrorIs(t, err, fluxmap.ErrInvalidArgument)
+			require.ErrorContains(t, err, "inside a DB.Transaction function")
+			require.NoError(t, ctx.Err(), "Transaction ran until its context ended")
+			require.Less(t, attempts, 10)
+		})
+	}
+	// The probe ended with the Transaction: a plain write passes again.
+	require.NoError(t, db.Insert(ctx, "k", 4))
+}
