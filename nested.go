@@ -15,15 +15,15 @@ import (
 // context of its own), so the nested call is recognised by its stack:
 // runTx, which calls fn, is on the calling goroutine's stack.
 //
-// Walking the stack costs about a microsecond, too much for every write, so
+// Walking the stack costs more than all of a write's other checks, so
 // it is done only while some Transaction of this DB has conflicted
 // nestProbeAfter times in a row (DB.nestProbes counts them). A nested write
 // therefore commits on the first attempts and is refused from then on, with
 // an error wrapping ErrInvalidArgument; fn normally returns it and
-// Transaction ends. Not recognised: a write that fn hands to another
-// goroutine and waits for, and a write on this DB inside another DB's
-// Transaction while this DB is probing is refused too (a false alarm that
-// needs both at once).
+// Transaction ends. A write that fn hands to another goroutine and waits
+// for is not recognised. A false alarm is possible: while this DB probes, a
+// write on it made inside another DB's Transaction function is refused
+// too.
 const nestProbeAfter = 4
 
 // runTxName is the name runtime frames give runTx, whatever its type
