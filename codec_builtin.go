@@ -419,7 +419,7 @@ type jsonCodec[V any] struct{}
 func (jsonCodec[V]) AppendValue(dst []byte, v V) ([]byte, error) {
 	b, err := json.Marshal(v)
 	if err != nil {
-		return dst, fmt.Errorf("fluxmap: json encode %v: %w", reflect.TypeFor[V](), err)
+		return dst, errorf("json encode %v: %w", reflect.TypeFor[V](), err)
 	}
 	return append(dst, b...), nil
 }
@@ -450,7 +450,7 @@ func (gobCodec[V]) AppendValue(dst []byte, v V) ([]byte, error) {
 	// Encode through a pointer so that an interface-typed V keeps its
 	// static type.
 	if err := gob.NewEncoder(buf).Encode(&v); err != nil {
-		return dst, fmt.Errorf("fluxmap: gob encode %v: %w", reflect.TypeFor[V](), err)
+		return dst, errorf("gob encode %v: %w", reflect.TypeFor[V](), err)
 	}
 	return buf.Bytes(), nil
 }

@@ -42,6 +42,14 @@ func TestDurableConfigErrors(t *testing.T) {
 		{"segment above 4 GiB", fluxmap.New[string, int64]().
 			DurabilityFull(fluxmap.PersistenceOptions{Dir: dir, SegmentSize: 4<<30 + 1}), "PersistenceOptions.SegmentSize"},
 		{"value limit beyond a WAL record", fluxmap.New[string, int64]().DurabilityFull(opts).MaxValueSize(256 << 20), "MaxValueSize"},
+		{"file mode beyond 0o777", fluxmap.New[string, int64]().
+			DurabilityFull(fluxmap.PersistenceOptions{Dir: dir, FileMode: os.ModeSetuid | 0o600}), "PersistenceOptions.FileMode"},
+		{"file mode the owner cannot write", fluxmap.New[string, int64]().
+			DurabilityFull(fluxmap.PersistenceOptions{Dir: dir, FileMode: 0o444}), "PersistenceOptions.FileMode"},
+		{"full and relaxed", fluxmap.New[string, int64]().DurabilityFull(opts).DurabilityRelaxed(opts).FlushAfterCommits(1),
+			"DurabilityFull, DurabilityRelaxed"},
+		{"relaxed and full", fluxmap.New[string, int64]().DurabilityRelaxed(opts).FlushAfterCommits(1).DurabilityFull(opts),
+			"DurabilityFull, DurabilityRelaxed"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			db, err := tc.b.Build(ctx)

@@ -37,8 +37,8 @@ func TestDurableParentNotReadable(t *testing.T) {
 	require.NoError(t, os.Chmod(base, 0o755))
 	parent := filepath.Join(base, "parent")
 	dbDir := filepath.Join(parent, "db")
-	require.NoError(t, os.MkdirAll(dbDir, 0o777))
-	require.NoError(t, os.Chmod(dbDir, 0o777))
+	require.NoError(t, os.MkdirAll(dbDir, 0o700))
+	require.NoError(t, os.Chmod(dbDir, 0o700)) // a wider database directory is refused
 	if os.Getuid() != 0 {
 		// Not root: the owner itself loses read permission on the parent.
 		require.NoError(t, os.Chmod(parent, 0o300))

@@ -1,6 +1,11 @@
 package fluxmap
 
-import "github.com/fluxmap/fluxmap/internal/errs"
+import (
+	"fmt"
+	"strings"
+
+	"github.com/fluxmap/fluxmap/internal/errs"
+)
 
 // Sentinel errors. Every error FluxMap returns wraps at most a few of these
 // with %w; test for them with errors.Is, never by comparing messages.
@@ -40,3 +45,27 @@ var (
 	// (in this process or another) holds the directory.
 	ErrLocked = errs.ErrLocked
 )
+
+// prefix starts the message of every error FluxMap returns, once.
+const prefix = "fluxmap: "
+
+// errorf formats like fmt.Errorf an error of this package's API, whose
+// message is prefix followed by format. An error argument whose own message
+// starts with prefix (every sentinel does, and so does an error this package
+// returned earlier) is shown without it, so the message carries the prefix
+// once ("fluxmap: get: transaction already committed…"); errors.Is and
+// errors.As still see the argument itself.
+func errorf(format string, args ...any) error {
+	for i, a := range args {
+		if err, ok := a.(error); ok && strings.HasPrefix(err.Error(), prefix) {
+			args[i] = unprefixed{err}
+		}
+	}
+	return fmt.Errorf(prefix+format, args...)
+}
+
+// unprefixed is err with prefix cut from its message.
+type unprefixed struct{ err error }
+
+func (u unprefixed) Error() string { return strings.TrimPrefix(u.err.Error(), prefix) }
+func (u unprefixed) Unwrap() error { return u.err }

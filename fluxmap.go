@@ -2,7 +2,6 @@ package fluxmap
 
 import (
 	"context"
-	"fmt"
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
@@ -33,7 +32,11 @@ type DB[K, V any] struct {
 
 	closed  atomic.Bool
 	retries atomic.Uint64 // Transaction attempts retried after a conflict
-	scratch sync.Pool     // *[]byte for temporary key encodings
+	// nestProbes counts the Transactions that conflicted nestProbeAfter
+	// times in a row and still run: while it is positive, writes look for a
+	// Transaction function on their stack (see refuseNested).
+	nestProbes atomic.Int32
+	scratch    sync.Pool // *[]byte for temporary key encodings
 }
 
 func (db *DB[K, V]) check(ctx context.Context, op string) error {
@@ -41,10 +44,10 @@ func (db *DB[K, V]) check(ctx context.Context, op string) error {
 		return err
 	}
 	if db.closed.Load() {
-		return fmt.Errorf("fluxmap: %s: %w", op, ErrClosed)
+		return errorf("%s: %w", op, ErrClosed)
 	}
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("fluxmap: %s: %w", op, err)
+		return errorf("%s: %w", op, err)
 	}
 	return nil
 }
@@ -53,7 +56,7 @@ func (db *DB[K, V]) check(ctx context.Context, op string) error {
 // DB), which would otherwise panic on its first use.
 func (db *DB[K, V]) built(op string) error {
 	if db == nil || db.coord == nil {
-		return fmt.Errorf("fluxmap: %s: %w: a DB must come from Builder.Build", op, ErrInvalidArgument)
+		return errorf("%s: %w: a DB must come from Builder.Build", op, ErrInvalidArgument)
 	}
 	return nil
 }
@@ -86,7 +89,7 @@ func (db *DB[K, V]) Get(ctx context.Context, key K) (V, bool, error) {
 	}
 	v, ok, err := db.coord.Get(k)
 	if err != nil {
-		return zero, false, fmt.Errorf("fluxmap: get: %w", err)
+		return zero, false, errorf("get: %w", err)
 	}
 	return v, ok, nil
 }
@@ -104,6 +107,9 @@ func (db *DB[K, V]) Insert(ctx context.Context, key K, val V) error {
 // insert runs an autocommit write of key = val with a TTL deadline (0:
 // none).
 func (db *DB[K, V]) insert(ctx context.Context, key K, val V, expiry int64) error {
+	if err := db.refuseNested("insert"); err != nil {
+		return err
+	}
 	k, err := db.keys.encode(key)
 	if err != nil {
 		return err
@@ -112,7 +118,7 @@ func (db *DB[K, V]) insert(ctx context.Context, key K, val V, expiry int64) erro
 		return err
 	}
 	if _, _, err := db.coord.Write(ctx, coordinator.WriteOp[V]{Key: k, Value: val, Expiry: expiry}); err != nil {
-		return fmt.Errorf("fluxmap: insert: %w", err)
+		return errorf("insert: %w", err)
 	}
 	return nil
 }
@@ -123,6 +129,9 @@ func (db *DB[K, V]) Remove(ctx context.Context, key K) (old V, existed bool, err
 	if err := db.check(ctx, "remove"); err != nil {
 		return old, false, err
 	}
+	if err := db.refuseNested("remove"); err != nil {
+		return old, false, err
+	}
 	k, err := db.keys.encode(key)
 	if err != nil {
 		return old, false, err
@@ -130,7 +139,7 @@ func (db *DB[K, V]) Remove(ctx context.Context, key K) (old V, existed bool, err
 	var zero V
 	old, existed, err = db.coord.Write(ctx, coordinator.WriteOp[V]{Key: k, Tombstone: true, WantOld: true})
 	if err != nil {
-		return zero, false, fmt.Errorf("fluxmap: remove: %w", err)
+		return zero, false, errorf("remove: %w", err)
 	}
 	return old, existed, nil
 }
@@ -215,6 +224,11 @@ func (db *DB[K, V]) begin(ctx context.Context, readOnly bool) (*Tx[K, V], error)
 	if err := db.check(ctx, "begin"); err != nil {
 		return nil, err
 	}
+	if !readOnly {
+		if err := db.refuseNested("begin"); err != nil {
+			return nil, err
+		}
+	}
 	t := db.coord.Begin(readOnly, rand.Uint64())
 	tx := &Tx[K, V]{db: db, t: t, start: t.StartTS(), ctx: ctx, readOnly: readOnly}
 	if ctx.Done() != nil {
@@ -230,7 +244,7 @@ func (db *DB[K, V]) begin(ctx context.Context, readOnly bool) (*Tx[K, V], error)
 // snapshot is released.
 func (db *DB[K, V]) View(ctx context.Context, fn func(*Tx[K, V]) error) error {
 	if fn == nil {
-		return fmt.Errorf("fluxmap: view: %w: nil function", ErrInvalidArgument)
+		return errorf("view: %w: nil function", ErrInvalidArgument)
 	}
 	tx, err := db.begin(ctx, true)
 	if err != nil {
@@ -247,10 +261,23 @@ func (db *DB[K, V]) View(ctx context.Context, fn func(*Tx[K, V]) error) error {
 // backoff, until it commits or ctx ends; so fn must be safe to repeat and
 // should keep its effects inside the transaction. If fn commits the
 // transaction itself and that commit succeeds, Transaction returns nil.
+//
+// fn must write through tx, not through db: a write through db (Insert,
+// Remove, Evict, Begin, Transaction) commits before tx does and, touching
+// the same keys, would make tx conflict on every attempt. Once a
+// Transaction has conflicted a few times in a row, such a write made on
+// fn's goroutine fails with an error wrapping ErrInvalidArgument, which
+// ends the retries when fn returns it.
 func (db *DB[K, V]) Transaction(ctx context.Context, fn func(*Tx[K, V]) error) error {
 	if fn == nil {
-		return fmt.Errorf("fluxmap: transaction: %w: nil function", ErrInvalidArgument)
+		return errorf("transaction: %w: nil function", ErrInvalidArgument)
 	}
+	probing := false
+	defer func() {
+		if probing {
+			db.nestProbes.Add(-1)
+		}
+	}()
 	for attempt := 0; ; attempt++ {
 		tx, err := db.begin(ctx, false)
 		if err != nil {
@@ -267,8 +294,12 @@ func (db *DB[K, V]) Transaction(ctx context.Context, fn func(*Tx[K, V]) error) e
 			return err
 		}
 		db.retries.Add(1)
+		if attempt+1 == nestProbeAfter {
+			probing = true
+			db.nestProbes.Add(1)
+		}
 		if berr := coordinator.Backoff(ctx, attempt); berr != nil {
-			return fmt.Errorf("fluxmap: transaction: giving up after %d attempts: %w (last: %w)", attempt+1, berr, err)
+			return errorf("transaction: giving up after %d attempts: %w (last: %w)", attempt+1, berr, err)
 		}
 	}
 }
@@ -310,7 +341,7 @@ func (db *DB[K, V]) Checkpoint(ctx context.Context) error {
 		return err
 	}
 	if err := db.coord.Checkpoint(); err != nil {
-		return fmt.Errorf("fluxmap: checkpoint: %w", err)
+		return errorf("checkpoint: %w", err)
 	}
 	return nil
 }

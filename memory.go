@@ -157,13 +157,16 @@ func (db *DB[K, V]) Evict(ctx context.Context, key K) (bool, error) {
 	if err := db.check(ctx, "evict"); err != nil {
 		return false, err
 	}
+	if err := db.refuseNested("evict"); err != nil {
+		return false, err
+	}
 	k, err := db.keys.encode(key)
 	if err != nil {
 		return false, err
 	}
 	_, existed, err := db.coord.Write(ctx, coordinator.WriteOp[V]{Key: k, Tombstone: true, Evict: true})
 	if err != nil {
-		return false, fmt.Errorf("fluxmap: evict: %w", err)
+		return false, errorf("evict: %w", err)
 	}
 	return existed, nil
 }
@@ -194,7 +197,7 @@ func (db *DB[K, V]) InsertWithTTL(ctx context.Context, key K, val V, ttl time.Du
 
 func (db *DB[K, V]) deadline(ttl time.Duration) (int64, error) {
 	if ttl <= 0 {
-		return 0, fmt.Errorf("fluxmap: insert with TTL: %w: ttl %v is not positive", ErrInvalidArgument, ttl)
+		return 0, errorf("insert with TTL: %w: ttl %v is not positive", ErrInvalidArgument, ttl)
 	}
 	now := db.now().UnixNano()
 	d := now + int64(ttl)
@@ -211,6 +214,10 @@ func (db *DB[K, V]) deadline(ttl time.Duration) (int64, error) {
 // transaction itself reads the value at its snapshot's time, which is
 // earlier than the deadline, so to it the value stays present.
 func (tx *Tx[K, V]) InsertWithTTL(key K, val V, ttl time.Duration) error {
+	if err := tx.enter("insert"); err != nil {
+		return err
+	}
+	defer tx.leave()
 	if err := tx.writable("insert"); err != nil {
 		return err
 	}

@@ -372,3 +372,103 @@ func TestStreamRerunsAfterFailedIteration(t *testing.T) {
 	require.NoError(t, s.Err(), "the second iteration ran to the end; Err must not report the first one's error")
 	require.Equal(t, []string{"a"}, got)
 }
+
+// TestTxSharedByTwoGoroutines: a Tx whose methods two goroutines call at
+// once refuses the overlapping call with ErrInvalidArgument instead of
+// corrupting its buffers (which kills the process with "concurrent map
+// writes"), and stays usable by its owner afterwards.
+func TestTxSharedByTwoGoroutines(t *testing.T) {
+	db := newStringDB(t, 4)
+	tx := begin(t, db)
+	var refused atomic.Int64
+	deadline := time.Now().Add(10 * time.Second)
+	hammer := func(g int) error {
+		for i := 0; ; i++ {
+			if refused.Load() > 100 || time.Now().After(deadline) {
+				return nil
+			}
+			key := fmt.Sprintf("k%d-%d", g, i%64)
+			var err error
+			switch i % 5 {
+			case 0:
+				err = tx.Insert(key, int64(i))
+			case 1:
+				_, _, err = tx.Get(key)
+			case 2:
+				err = tx.GetMany([]string{key, "x"}, make([]int64, 2), make([]bool, 2))
+			case 3:
+				_, _, err = tx.Remove(key)
+			case 4:
+				_, err = tx.PrefixScan(key)
+			}
+			if errors.Is(err, fluxmap.ErrInvalidArgument) {
+				refused.Add(1)
+				continue
+			}
+			if err != nil {
+				return err
+			}
+		}
+	}
+	errc := make(chan error, 2)
+	for g := range 2 {
+		go func() { errc <- hammer(g) }()
+	}
+	require.NoError(t, <-errc)
+	require.NoError(t, <-errc)
+	require.Positive(t, refused.Load(), "no call overlapped another in 10 s")
+
+	require.NoError(t, tx.Insert("after", 1), "a refused call must leave the Tx usable")
+	require.NoError(t, tx.Commit())
+	requireValue(t, db, "after", 1)
+}
+
+// TestTransactionNestedWriteEnds: a write through the DB inside a
+// Transaction function, to a key the transaction touches, makes every
+// commit conflict; instead of retrying until the context ends, the nested
+// write is refused with ErrInvalidArgument after a few attempts and
+// Transaction returns that.
+func TestTransactionNestedWriteEnds(t *testing.T) {
+	db := newStringDB(t, 2)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for _, nested := range []struct {
+		name  string
+		write func() error
+	}{
+		{"Insert", func() error { return db.Insert(ctx, "k", 1) }},
+		{"Begin", func() error {
+			tx, err := db.Begin(ctx)
+			if err != nil {
+				return err
+			}
+			if err := tx.Insert("k", 2); err != nil {
+				return err
+			}
+			return tx.Commit()
+		}},
+		{"Transaction", func() error {
+			return db.Transaction(ctx, func(tx *fluxmap.Tx[string, int64]) error { return tx.Insert("k", 2) })
+		}},
+	} {
+		t.Run(nested.name, func(t *testing.T) {
+			attempts := 0
+			err := db.Transaction(ctx, func(tx *fluxmap.Tx[string, int64]) error {
+				attempts++
+				if _, _, err := tx.Get("k"); err != nil {
+					return err
+				}
+				if err := nested.write(); err != nil {
+					return err
+				}
+				return tx.Insert("k", 3)
+			})
+			require.ErrorIs(t, err, fluxmap.ErrInvalidArgument)
+			require.ErrorContains(t, err, "inside a DB.Transaction function")
+			require.NoError(t, ctx.Err(), "Transaction ran until its context ended")
+			require.Less(t, attempts, 10)
+		})
+	}
+	// The probe ended with the Transaction: a plain write passes again.
+	require.NoError(t, db.Insert(ctx, "k", 4))
+}

@@ -3,6 +3,8 @@ package fluxmap
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"reflect"
 	"runtime"
 	"time"
@@ -61,6 +63,7 @@ type Builder[K, V any] struct {
 	maxTxnWrites int
 
 	durability      durability
+	durabilitySet   [full + 1]bool // which Durability* setters were called; more than one is an error
 	persist         PersistenceOptions
 	flushInterval   time.Duration
 	flushCommits    int
@@ -94,6 +97,27 @@ type PersistenceOptions struct {
 	// SegmentSize is the size of each WAL segment file, at least 4 KiB.
 	// Zero means 16 MiB.
 	SegmentSize int64
+	// FileMode is the permission of the files the database creates (WAL
+	// segments, checkpoints, the lock file); the directories it creates get
+	// the same bits plus execute wherever read is set (0o640 gives 0o750).
+	// It must be within 0o777 and let the owner read and write. The
+	// process's umask narrows it further. Zero means 0o600: files 0o600 and
+	// directories 0o700, readable by the owner alone.
+	//
+	// Build refuses, with ErrConfig, an existing Dir that grants group or
+	// others more than these directory bits allow, if they can reach it
+	// (every parent directory lets them search), as PostgreSQL refuses a
+	// data directory open to others: chmod it, or widen FileMode. Files
+	// already in Dir keep their permissions.
+	FileMode os.FileMode
+}
+
+// filePerm returns the permission of the files a durable database creates.
+func (o PersistenceOptions) filePerm() os.FileMode {
+	if o.FileMode == 0 {
+		return wal.DefaultFilePerm
+	}
+	return o.FileMode
 }
 
 // New returns a Builder with the defaults documented at each setter.
@@ -122,9 +146,11 @@ func (b *Builder[K, V]) SkiplistP(p float64) *Builder[K, V] { b.skiplistP = p; r
 // DurabilityFull makes the database durable: a commit returns only after its
 // WAL records are fsynced on every shard it touched, so an acknowledged
 // commit survives a process or OS crash. Concurrent commits share fsyncs.
-// Default: in memory, no files.
+// Default: in memory, no files. Setting both DurabilityFull and
+// DurabilityRelaxed on one Builder is a configuration error.
 func (b *Builder[K, V]) DurabilityFull(o PersistenceOptions) *Builder[K, V] {
 	b.durability, b.persist = full, o
+	b.durabilitySet[full] = true
 	return b
 }
 
@@ -134,9 +160,11 @@ func (b *Builder[K, V]) DurabilityFull(o PersistenceOptions) *Builder[K, V] {
 // FlushAfterBytes is reached (at least one must be set). A process crash
 // loses nothing acknowledged; an OS crash or power loss may lose the most
 // recent commits, never a part of a transaction and never a commit older
-// than one that survived.
+// than one that survived. Setting both DurabilityRelaxed and DurabilityFull
+// on one Builder is a configuration error.
 func (b *Builder[K, V]) DurabilityRelaxed(o PersistenceOptions) *Builder[K, V] {
 	b.durability, b.persist = relaxed, o
+	b.durabilitySet[relaxed] = true
 	return b
 }
 
@@ -220,6 +248,10 @@ func (b *Builder[K, V]) validate() error {
 	case b.checkpointBytes < 0:
 		return configErr("CheckpointAfterBytes", "%d is negative", b.checkpointBytes)
 	}
+	if b.durabilitySet[full] && b.durabilitySet[relaxed] {
+		// Which one was called last is no sign of what was meant.
+		return configErr("DurabilityFull, DurabilityRelaxed", "both are set; a database has one durability level")
+	}
 	if b.durability == inMemory {
 		return nil
 	}
@@ -232,8 +264,71 @@ func (b *Builder[K, V]) validate() error {
 		return configErr("PersistenceOptions.SegmentSize", "%d is below 4 KiB", b.persist.SegmentSize)
 	case b.persist.SegmentSize > maxSegmentSize:
 		return configErr("PersistenceOptions.SegmentSize", "%d is above %d (4 GiB)", b.persist.SegmentSize, int64(maxSegmentSize))
+	case b.persist.FileMode&^os.ModePerm != 0:
+		return configErr("PersistenceOptions.FileMode", "%#o has bits outside the permission bits 0o777", uint32(b.persist.FileMode))
+	case b.persist.FileMode != 0 && b.persist.FileMode&0o600 != 0o600:
+		return configErr("PersistenceOptions.FileMode", "%#o does not let the owner read and write the files", uint32(b.persist.FileMode))
 	case b.durability == relaxed && b.flushInterval == 0 && b.flushCommits == 0 && b.flushBytes == 0:
 		return configErr("DurabilityRelaxed", "needs FlushInterval, FlushAfterCommits or FlushAfterBytes")
+	}
+	return nil
+}
+
+// checkDirPerm refuses an existing database directory that grants group or
+// others access beyond what PersistenceOptions.FileMode allows, when they
+// can reach it: the files in it would be readable (or replaceable) by users
+// the configuration keeps out. Access only counts for a class (group,
+// others) that may search every ancestor directory, so a directory inside
+// a private one (t.TempDir() makes 0o755 directories inside a 0o700 one)
+// is fine. A missing directory is fine too: it is created with the
+// configured bits. Only the real file system has permissions to check;
+// Windows keeps its permissions elsewhere (ACLs).
+func (b *Builder[K, V]) checkDirPerm() error {
+	if b.durability == inMemory || b.fs != nil || runtime.GOOS == "windows" {
+		return nil
+	}
+	dir := b.persist.Dir
+	fi, err := os.Stat(dir)
+	if err != nil || !fi.IsDir() {
+		return nil // opening it reports what is wrong, if anything
+	}
+	allowed := wal.DirPerm(b.persist.filePerm())
+	have := fi.Mode().Perm()
+	extra := have &^ allowed & 0o077
+	if extra == 0 {
+		return nil
+	}
+	// Who can reach dir: the search bits every ancestor grants. A group
+	// member may also search as one of "others".
+	reach := os.FileMode(0o011)
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil
+	}
+	for p := filepath.Dir(abs); reach != 0; p = filepath.Dir(p) {
+		afi, err := os.Stat(p)
+		if err != nil {
+			return nil
+		}
+		m := afi.Mode().Perm()
+		if m&0o001 != 0 {
+			m |= 0o010
+		}
+		reach &= m
+		if filepath.Dir(p) == p {
+			break
+		}
+	}
+	if reach&0o010 == 0 {
+		extra &^= 0o070
+	}
+	if reach&0o001 == 0 {
+		extra &^= 0o007
+	}
+	if extra != 0 {
+		return configErr("PersistenceOptions.FileMode",
+			"database directory %s has mode %#o, which gives group or others access (%#o) that FileMode %#o does not allow; run chmod %o %s, or set PersistenceOptions.FileMode to allow it",
+			dir, uint32(have), uint32(extra), uint32(b.persist.filePerm()), uint32(allowed|have&0o700), dir)
 	}
 	return nil
 }
@@ -244,7 +339,7 @@ func (b *Builder[K, V]) durableConfig(kc KeyCodec[K], vc ValueCodec[V]) *coordin
 	}
 	fs := b.fs
 	if fs == nil {
-		fs = wal.OSFS()
+		fs = wal.OSFSWithPerm(b.persist.filePerm())
 	}
 	seg := b.persist.SegmentSize
 	if seg == 0 {
@@ -279,9 +374,12 @@ func (b *Builder[K, V]) durableConfig(kc KeyCodec[K], vc ValueCodec[V]) *coordin
 // an error wrapping ErrConfig that names the bad setting, or ctx's error.
 func (b *Builder[K, V]) Build(ctx context.Context) (*DB[K, V], error) {
 	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("fluxmap: build: %w", err)
+		return nil, errorf("build: %w", err)
 	}
 	if err := b.validate(); err != nil {
+		return nil, err
+	}
+	if err := b.checkDirPerm(); err != nil {
 		return nil, err
 	}
 	kc := b.keyCodec
@@ -413,7 +511,7 @@ func (r *valueRules[V]) admit(v V) (V, int, error) {
 	// cannot encode must be refused now, while nothing has changed.
 	enc, err := r.codec.AppendValue(nil, v)
 	if err != nil {
-		return v, 0, fmt.Errorf("fluxmap: encoding value: %w: %w", ErrInvalidArgument, err)
+		return v, 0, errorf("encoding value: %w: %w", ErrInvalidArgument, err)
 	}
 	if len(enc) > r.maxSize {
 		return v, 0, fmt.Errorf("%w: encoded value is %d bytes, limit %d", ErrValueTooLarge, len(enc), r.maxSize)

@@ -1,7 +1,6 @@
 package fluxmap
 
 import (
-	"fmt"
 	"time"
 
 	"github.com/fluxmap/fluxmap/shard"
@@ -91,11 +90,11 @@ func (db *DB[K, V]) Stats() (Stats, error) {
 		return st, err
 	}
 	if db.closed.Load() {
-		return st, fmt.Errorf("fluxmap: stats: %w", ErrClosed)
+		return st, errorf("stats: %w", ErrClosed)
 	}
 	shards, err := db.coord.ShardStats()
 	if err != nil {
-		return st, fmt.Errorf("fluxmap: stats: %w", err)
+		return st, errorf("stats: %w", err)
 	}
 	st.ConflictsBy = make(map[string]uint64)
 	for _, s := range shards {

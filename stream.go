@@ -1,7 +1,6 @@
 package fluxmap
 
 import (
-	"fmt"
 	"iter"
 
 	"context"
@@ -46,7 +45,7 @@ const ctxCheckEvery = 64
 // ran to the end or the caller stopped it.
 func (s *Stream[K, V]) Err() error {
 	if s == nil {
-		return fmt.Errorf("fluxmap: scan: %w: nil Stream", ErrInvalidArgument)
+		return errorf("scan: %w: nil Stream", ErrInvalidArgument)
 	}
 	if s.bad != nil {
 		return s.bad
@@ -76,10 +75,15 @@ type entryScanner[V any] interface {
 func (s *Stream[K, V]) run(yield func(K, V) bool) error {
 	var sc entryScanner[V]
 	if s.tx != nil {
+		if err := s.tx.enter("scan"); err != nil {
+			return err
+		}
 		if err := s.tx.usable("scan"); err != nil {
+			s.tx.leave()
 			return err
 		}
 		sc = s.tx.scan(s.span)
+		s.tx.leave() // the loop's body may use the Tx between entries
 	} else {
 		if err := s.db.check(s.ctx, "scan"); err != nil {
 			return err
@@ -92,7 +96,7 @@ func (s *Stream[K, V]) run(yield func(K, V) bool) error {
 	for n := 1; ; n++ {
 		if n%ctxCheckEvery == 0 {
 			if err := s.ctx.Err(); err != nil {
-				return fmt.Errorf("fluxmap: scan: %w", err)
+				return errorf("scan: %w", err)
 			}
 		}
 		k, v, ok := sc.Next()
@@ -107,16 +111,16 @@ func (s *Stream[K, V]) run(yield func(K, V) bool) error {
 		}
 		if !ok {
 			if err := sc.Err(); err != nil {
-				return fmt.Errorf("fluxmap: scan: %w", err)
+				return errorf("scan: %w", err)
 			}
 			if err := s.ctx.Err(); err != nil {
-				return fmt.Errorf("fluxmap: scan: %w", err)
+				return errorf("scan: %w", err)
 			}
 			return nil
 		}
 		key, err := s.db.keys.decode(k)
 		if err != nil {
-			return fmt.Errorf("fluxmap: scan: %w", err)
+			return errorf("scan: %w", err)
 		}
 		if !yield(key, v) {
 			return nil

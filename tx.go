@@ -33,22 +33,25 @@ const (
 // snapshot (including rows entering a scanned range, and keys whose TTL
 // deadline has passed since) or another commit wrote a key it writes.
 //
-// A Tx is for one goroutine: its methods must not be called concurrently.
-// After Commit or Rollback every method returns ErrTxnDone. (A Tx's
-// internals are reused by later transactions once it ends, so a Tx shared
-// between goroutines against this rule can corrupt an unrelated
-// transaction, not only its own; the race detector reports such sharing.)
+// A Tx is for one goroutine at a time: a method called while another
+// method of the same Tx is running on another goroutine does nothing and
+// fails with an error wrapping ErrInvalidArgument, and the Tx stays as it
+// was. Calls that do not overlap may come from different goroutines. After
+// Commit or Rollback every method returns ErrTxnDone.
 type Tx[K, V any] struct {
 	db *DB[K, V]
 	// t is pooled (coordinator.Begin): whoever moves the Tx out of txActive
 	// by Commit or Rollback recycles it once the transaction has ended, so
 	// every method checks the state before it touches t. The context's
 	// AfterFunc never recycles, as the owner may still be inside a method.
-	t         *coordinator.Txn[V]
-	start     uint64 // t's snapshot timestamp, kept for after t is recycled
-	ctx       context.Context
-	readOnly  bool
-	state     atomic.Int32
+	t        *coordinator.Txn[V]
+	start    uint64 // t's snapshot timestamp, kept for after t is recycled
+	ctx      context.Context
+	readOnly bool
+	state    atomic.Int32
+	// busy is held by the method running on the Tx (see enter): the write
+	// buffer and read set are not safe for concurrent use.
+	busy      atomic.Bool
 	stopAfter func() bool // deregisters the context hook
 	// logBytes bounds from above the WAL bytes of the writes buffered so
 	// far (durable databases); see checkLogSize.
@@ -62,25 +65,44 @@ func (tx *Tx[K, V]) abandon() {
 	}
 }
 
+// enter takes tx for the method op, or refuses the call if another method
+// holds it: two goroutines writing the transaction's buffers at once would
+// kill the process (concurrent map writes), and one could recycle the
+// coordinator transaction under the other. The cost is one uncontended
+// CompareAndSwap and one Store per call. Holding busy also orders the
+// calls of successive goroutines, so non-overlapping calls from different
+// goroutines are safe. Every enter that succeeds is paired with a leave.
+func (tx *Tx[K, V]) enter(op string) error {
+	if tx == nil || tx.db == nil {
+		return errorf("%s: %w: a Tx must come from DB.Begin", op, ErrInvalidArgument)
+	}
+	if !tx.busy.CompareAndSwap(false, true) {
+		return errorf("%s: %w: another goroutine is using the same Tx; a Tx is for one goroutine at a time", op, ErrInvalidArgument)
+	}
+	return nil
+}
+
+func (tx *Tx[K, V]) leave() { tx.busy.Store(false) }
+
 // usable reports why tx cannot be used, if it cannot. A transaction that
 // has ended reports how it ended, even if its context ends later.
 func (tx *Tx[K, V]) usable(op string) error {
 	if tx == nil || tx.db == nil {
-		return fmt.Errorf("fluxmap: %s: %w: a Tx must come from DB.Begin", op, ErrInvalidArgument)
+		return errorf("%s: %w: a Tx must come from DB.Begin", op, ErrInvalidArgument)
 	}
 	switch tx.state.Load() {
 	case txActive:
 		if err := tx.ctx.Err(); err != nil {
 			tx.abandon()
-			return fmt.Errorf("fluxmap: %s: transaction rolled back: %w", op, err)
+			return errorf("%s: transaction rolled back: %w", op, err)
 		}
 	case txAbandoned:
-		return fmt.Errorf("fluxmap: %s: transaction rolled back: %w", op, tx.ctx.Err())
+		return errorf("%s: transaction rolled back: %w", op, tx.ctx.Err())
 	default:
-		return fmt.Errorf("fluxmap: %s: %w", op, ErrTxnDone)
+		return errorf("%s: %w", op, ErrTxnDone)
 	}
 	if tx.db.closed.Load() {
-		return fmt.Errorf("fluxmap: %s: %w", op, ErrClosed)
+		return errorf("%s: %w", op, ErrClosed)
 	}
 	return nil
 }
@@ -90,7 +112,7 @@ func (tx *Tx[K, V]) writable(op string) error {
 		return err
 	}
 	if tx.readOnly {
-		return fmt.Errorf("fluxmap: %s: %w", op, ErrReadOnly)
+		return errorf("%s: %w", op, ErrReadOnly)
 	}
 	return nil
 }
@@ -98,6 +120,10 @@ func (tx *Tx[K, V]) writable(op string) error {
 // Get returns key's value as this transaction sees it.
 func (tx *Tx[K, V]) Get(key K) (V, bool, error) {
 	var zero V
+	if err := tx.enter("get"); err != nil {
+		return zero, false, err
+	}
+	defer tx.leave()
 	if err := tx.usable("get"); err != nil {
 		return zero, false, err
 	}
@@ -107,7 +133,7 @@ func (tx *Tx[K, V]) Get(key K) (V, bool, error) {
 	}
 	v, ok, err := tx.t.Get(k)
 	if err != nil {
-		return zero, false, fmt.Errorf("fluxmap: get: %w", err)
+		return zero, false, errorf("get: %w", err)
 	}
 	if err := tx.stillActive("get"); err != nil {
 		return zero, false, err
@@ -135,11 +161,15 @@ func (tx *Tx[K, V]) stillActive(op string) error {
 // otherwise GetMany returns an error and reads nothing. Under Serializable
 // isolation every key counts as read.
 func (tx *Tx[K, V]) GetMany(keys []K, vals []V, found []bool) error {
+	if err := tx.enter("get many"); err != nil {
+		return err
+	}
+	defer tx.leave()
 	if err := tx.usable("get many"); err != nil {
 		return err
 	}
 	if len(vals) != len(keys) || len(found) != len(keys) {
-		return fmt.Errorf("fluxmap: get many: %d keys but room for %d values and %d found flags: %w",
+		return errorf("get many: %d keys but room for %d values and %d found flags: %w",
 			len(keys), len(vals), len(found), ErrInvalidArgument)
 	}
 	var encBuf [8]string
@@ -157,7 +187,7 @@ func (tx *Tx[K, V]) GetMany(keys []K, vals []V, found []bool) error {
 	}
 	res = res[:len(keys)]
 	if err := tx.t.GetMany(enc, res); err != nil {
-		return fmt.Errorf("fluxmap: get many: %w", err)
+		return errorf("get many: %w", err)
 	}
 	if err := tx.stillActive("get many"); err != nil {
 		return err
@@ -170,6 +200,10 @@ func (tx *Tx[K, V]) GetMany(keys []K, vals []V, found []bool) error {
 
 // Insert buffers key = val.
 func (tx *Tx[K, V]) Insert(key K, val V) error {
+	if err := tx.enter("insert"); err != nil {
+		return err
+	}
+	defer tx.leave()
 	if err := tx.writable("insert"); err != nil {
 		return err
 	}
@@ -224,6 +258,10 @@ func (tx *Tx[K, V]) roomFor(k string) error {
 // transaction sees it. The read counts for validation like any Get.
 func (tx *Tx[K, V]) Remove(key K) (old V, existed bool, err error) {
 	var zero V
+	if err := tx.enter("remove"); err != nil {
+		return zero, false, err
+	}
+	defer tx.leave()
 	if err := tx.writable("remove"); err != nil {
 		return zero, false, err
 	}
@@ -236,7 +274,7 @@ func (tx *Tx[K, V]) Remove(key K) (old V, existed bool, err error) {
 	}
 	old, existed, err = tx.t.Get(k)
 	if err != nil {
-		return zero, false, fmt.Errorf("fluxmap: remove: %w", err)
+		return zero, false, errorf("remove: %w", err)
 	}
 	if err := tx.stillActive("remove"); err != nil {
 		return zero, false, err
@@ -279,6 +317,9 @@ func (tx *Tx[K, V]) PrefixStream(prefix K) *Stream[K, V] {
 	return s
 }
 
+// scan starts a scanner over span merged with the buffered writes. The
+// scanner copies what it needs of the buffer, so only its creation, not its
+// iteration, must hold tx (see enter).
 func (tx *Tx[K, V]) scan(span shard.Span) *coordinator.TxnScanner[V] {
 	return tx.t.Scan(span)
 }
@@ -296,6 +337,10 @@ func (tx *Tx[K, V]) Commit() error {
 // commitTS commits like Commit and also returns the commit timestamp (0
 // for a transaction without writes; white-box tests use it).
 func (tx *Tx[K, V]) commitTS() (uint64, error) {
+	if err := tx.enter("commit"); err != nil {
+		return 0, err
+	}
+	defer tx.leave()
 	if err := tx.usable("commit"); err != nil {
 		return 0, err
 	}
@@ -313,7 +358,7 @@ func (tx *Tx[K, V]) commitTS() (uint64, error) {
 	if err != nil {
 		tx.state.Store(txDone)
 		tx.t.Recycle()
-		return 0, fmt.Errorf("fluxmap: commit: %w", err)
+		return 0, errorf("commit: %w", err)
 	}
 	tx.state.Store(txCommitted)
 	tx.t.Recycle()
@@ -323,11 +368,12 @@ func (tx *Tx[K, V]) commitTS() (uint64, error) {
 // Rollback discards the transaction's writes and releases its snapshot. It
 // returns ErrTxnDone if the transaction had already ended.
 func (tx *Tx[K, V]) Rollback() error {
-	if tx == nil || tx.db == nil {
-		return fmt.Errorf("fluxmap: rollback: %w: a Tx must come from DB.Begin", ErrInvalidArgument)
+	if err := tx.enter("rollback"); err != nil {
+		return err
 	}
+	defer tx.leave()
 	if !tx.state.CompareAndSwap(txActive, txDone) {
-		return fmt.Errorf("fluxmap: rollback: %w", ErrTxnDone)
+		return errorf("rollback: %w", ErrTxnDone)
 	}
 	tx.release()
 	tx.t.Rollback()

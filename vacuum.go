@@ -2,7 +2,6 @@ package fluxmap
 
 import (
 	"context"
-	"fmt"
 	"time"
 )
 
@@ -37,7 +36,7 @@ func (db *DB[K, V]) Vacuum(ctx context.Context) (VacuumStats, error) {
 	}
 	v, err := db.coord.Vacuum()
 	if err != nil {
-		return VacuumStats{}, fmt.Errorf("fluxmap: vacuum: %w", err)
+		return VacuumStats{}, errorf("vacuum: %w", err)
 	}
 	return VacuumStats{Versions: v.Versions, Keys: v.Keys}, nil
 }

@@ -16,7 +16,8 @@ import (
 // shard); a File it returns is used by one goroutine at a time.
 type FS interface {
 	// Create opens name read-write, creating it or truncating it to zero
-	// (O_RDWR|O_CREATE|O_TRUNC, mode 0o644).
+	// (O_RDWR|O_CREATE|O_TRUNC). A file it creates has the FS's file
+	// permission (DefaultFilePerm for OSFS); a truncated one keeps its own.
 	Create(name string) (File, error)
 	// Open opens an existing file read-write.
 	Open(name string) (File, error)
@@ -25,6 +26,8 @@ type FS interface {
 	// List returns the base names of the entries of dir, sorted. It fails
 	// with an error wrapping fs.ErrNotExist if dir does not exist.
 	List(dir string) ([]string, error)
+	// MkdirAll creates dir and any missing parents, with the FS's
+	// directory permission (DirPerm(DefaultFilePerm) for OSFS).
 	MkdirAll(dir string) error
 	// SyncDir makes the creates, renames and removes in dir durable.
 	SyncDir(dir string) error
@@ -32,7 +35,8 @@ type FS interface {
 	// what a symbolic link points to. It fails with an error wrapping
 	// fs.ErrNotExist if name does not exist.
 	Lstat(name string) (fs.FileMode, error)
-	// Lock takes an exclusive lock on the file name, creating it if needed.
+	// Lock takes an exclusive lock on the file name, creating it if needed
+	// (with the FS's file permission).
 	// If another holder has it, Lock fails at once with an error wrapping
 	// ErrLocked. Closing the returned io.Closer releases the lock.
 	Lock(name string) (io.Closer, error)

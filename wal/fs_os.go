@@ -2,20 +2,44 @@ package wal
 
 import (
 	"io"
-	iofs "io/fs"
+	"io/fs"
 	"os"
 )
 
-// OSFS returns the FS of the operating system. It is safe for concurrent
-// use. Lock uses flock(LOCK_EX|LOCK_NB) where the platform has it (the lock
-// dies with the process) and an O_EXCL lock file elsewhere (a crash leaves
-// that file behind, and it must be removed by hand).
-func OSFS() FS { return osFS{} }
+// DefaultFilePerm is the permission of the files OSFS creates: the owner
+// alone may read and write them, as a database's contents are nobody
+// else's business. DirPerm(DefaultFilePerm) (0o700) is that of its
+// directories.
+const DefaultFilePerm fs.FileMode = 0o600
 
-type osFS struct{}
+// DirPerm returns the permission of a directory that holds files of
+// permission file: the same bits, with execute (search) wherever read is
+// set, so whoever may read the files may also reach them.
+func DirPerm(file fs.FileMode) fs.FileMode {
+	file &= fs.ModePerm
+	return file | (file&0o444)>>2
+}
 
-func (osFS) Create(name string) (File, error) {
-	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+// OSFS returns the FS of the operating system, which creates files with
+// DefaultFilePerm and directories with DirPerm(DefaultFilePerm). It is safe
+// for concurrent use. Lock uses flock(LOCK_EX|LOCK_NB) where the platform
+// has it (the lock dies with the process) and an O_EXCL lock file elsewhere
+// (a crash leaves that file behind, and it must be removed by hand).
+func OSFS() FS { return OSFSWithPerm(DefaultFilePerm) }
+
+// OSFSWithPerm is OSFS creating files with permission file and directories
+// with DirPerm(file). The process's umask narrows both, as it does for
+// every file the process creates; the permissions of existing files and
+// directories are left alone.
+func OSFSWithPerm(file fs.FileMode) FS {
+	file &= fs.ModePerm
+	return osFS{file: file, dir: DirPerm(file)}
+}
+
+type osFS struct{ file, dir fs.FileMode }
+
+func (o osFS) Create(name string) (File, error) {
+	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_TRUNC, o.file)
 	if err != nil {
 		return nil, err
 	}
@@ -32,11 +56,13 @@ func (osFS) Open(name string) (File, error) {
 
 func (osFS) Remove(name string) error             { return os.Remove(name) }
 func (osFS) Rename(oldname, newname string) error { return os.Rename(oldname, newname) }
-func (osFS) MkdirAll(dir string) error            { return os.MkdirAll(dir, 0o755) }
+func (o osFS) MkdirAll(dir string) error          { return os.MkdirAll(dir, o.dir) }
 func (osFS) SyncDir(dir string) error             { return syncDir(dir) }
-func (osFS) Lock(name string) (io.Closer, error)  { return lockFile(name) }
+func (o osFS) Lock(name string) (io.Closer, error) {
+	return lockFile(name, o.file)
+}
 
-func (osFS) Lstat(name string) (iofs.FileMode, error) {
+func (osFS) Lstat(name string) (fs.FileMode, error) {
 	fi, err := os.Lstat(name)
 	if err != nil {
 		return 0, err

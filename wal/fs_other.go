@@ -13,8 +13,8 @@ import (
 
 // lockFile creates name with O_EXCL. Unlike flock the lock survives a crash
 // of the process: the stale file must then be removed by hand.
-func lockFile(name string) (io.Closer, error) {
-	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+func lockFile(name string, perm fs.FileMode) (io.Closer, error) {
+	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, perm)
 	if errors.Is(err, fs.ErrExist) {
 		return nil, fmt.Errorf("wal: lock %s: %w", name, ErrLocked)
 	}
