@@ -1,9 +1,6 @@
 package fluxmap
 
 import (
-	"fmt"
-	"strings"
-
 	"github.com/fluxmap/fluxmap/internal/errs"
 )
 
@@ -47,7 +44,7 @@ var (
 )
 
 // prefix starts the message of every error FluxMap returns, once.
-const prefix = "fluxmap: "
+const prefix = errs.Prefix
 
 // errorf formats like fmt.Errorf an error of this package's API, whose
 // message is prefix followed by format. An error argument whose own message
@@ -55,17 +52,4 @@ const prefix = "fluxmap: "
 // returned earlier) is shown without it, so the message carries the prefix
 // once ("fluxmap: get: transaction already committed…"); errors.Is and
 // errors.As still see the argument itself.
-func errorf(format string, args ...any) error {
-	for i, a := range args {
-		if err, ok := a.(error); ok && strings.HasPrefix(err.Error(), prefix) {
-			args[i] = unprefixed{err}
-		}
-	}
-	return fmt.Errorf(prefix+format, args...)
-}
-
-// unprefixed is err with prefix cut from its message.
-type unprefixed struct{ err error }
-
-func (u unprefixed) Error() string { return strings.TrimPrefix(u.err.Error(), prefix) }
-func (u unprefixed) Unwrap() error { return u.err }
+func errorf(format string, args ...any) error { return errs.Errorf(prefix+format, args...) }

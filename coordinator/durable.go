@@ -244,7 +244,7 @@ func (t *Txn[V]) CheckLogSize() error {
 			return c.durable.cfg.Encode(b, w.Value)
 		})
 		if err != nil {
-			return fmt.Errorf("encoding value of key %q: %w: %w", w.Key, errs.ErrInvalidArgument, err)
+			return errs.Errorf("encoding value of key %q: %w: %w", w.Key, errs.ErrInvalidArgument, err)
 		}
 		sizes[c.ShardOf(w.Key)] += len(buf)
 	}
@@ -253,7 +253,7 @@ func (t *Txn[V]) CheckLogSize() error {
 	header := (3 + len(c.shards)) * binary.MaxVarintLen64
 	for i, n := range sizes {
 		if n+header > wal.MaxRecordSize {
-			return fmt.Errorf("%w: its WAL record on shard %d would take at least %d bytes, the limit is %d",
+			return errs.Errorf("%w: its WAL record on shard %d would take at least %d bytes, the limit is %d",
 				errs.ErrTxnTooLarge, i, n, wal.MaxRecordSize)
 		}
 	}

@@ -123,7 +123,7 @@ func readManifest(fs wal.FS, dir string) (m manifest, found bool, err error) {
 		return manifest{}, false, err
 	}
 	if size > 4096 {
-		return manifest{}, false, fmt.Errorf("%s is %d bytes: %w", name, size, errs.ErrCorrupt)
+		return manifest{}, false, errs.Errorf("%s is %d bytes: %w", name, size, errs.ErrCorrupt)
 	}
 	buf := make([]byte, size)
 	if _, err := f.ReadAt(buf, 0); err != nil && !errors.Is(err, io.EOF) {
@@ -139,7 +139,7 @@ func readManifest(fs wal.FS, dir string) (m manifest, found bool, err error) {
 func parseManifest(buf []byte) (manifest, error) {
 	body, sum, ok := bytes.Cut(buf, []byte("crc "))
 	if !ok || string(sum) != fmt.Sprintf("%08x\n", crc32.Checksum(body, castagnoli)) {
-		return manifest{}, fmt.Errorf("checksum mismatch: %w", errs.ErrCorrupt)
+		return manifest{}, errs.Errorf("checksum mismatch: %w", errs.ErrCorrupt)
 	}
 	var m manifest
 	seen := map[string]bool{}
@@ -148,16 +148,16 @@ func parseManifest(buf []byte) (manifest, error) {
 		k, v, _ := strings.Cut(sc.Text(), " ")
 		if line == 0 {
 			if k != "fluxmap-manifest" {
-				return manifest{}, fmt.Errorf("not a FluxMap MANIFEST: %w", errs.ErrCorrupt)
+				return manifest{}, errs.Errorf("not a FluxMap MANIFEST: %w", errs.ErrCorrupt)
 			}
 			if v != strconv.Itoa(manifestVersion) {
-				return manifest{}, fmt.Errorf("format %s, but this version of FluxMap reads format %d only: %w",
+				return manifest{}, errs.Errorf("format %s, but this version of FluxMap reads format %d only: %w",
 					v, manifestVersion, errs.ErrCorrupt)
 			}
 			continue
 		}
 		if seen[k] {
-			return manifest{}, fmt.Errorf("%q twice: %w", k, errs.ErrCorrupt)
+			return manifest{}, errs.Errorf("%q twice: %w", k, errs.ErrCorrupt)
 		}
 		seen[k] = true
 		var err error
@@ -178,16 +178,16 @@ func parseManifest(buf []byte) (manifest, error) {
 			err = errors.New("unknown key")
 		}
 		if err != nil {
-			return manifest{}, fmt.Errorf("line %q: %v: %w", sc.Text(), err, errs.ErrCorrupt)
+			return manifest{}, errs.Errorf("line %q: %v: %w", sc.Text(), err, errs.ErrCorrupt)
 		}
 	}
 	if !seen["generation"] || !seen["shards"] || !seen["key-codec"] || !seen["value-codec"] || m.shards < 1 ||
 		(m.gen == 0 && m.pending.gen == 0) {
-		return manifest{}, fmt.Errorf("incomplete contents: %w", errs.ErrCorrupt)
+		return manifest{}, errs.Errorf("incomplete contents: %w", errs.ErrCorrupt)
 	}
 	for _, g := range []uint64{m.pending.gen, m.obsolete.gen} {
 		if g != 0 && g == m.gen {
-			return manifest{}, fmt.Errorf("generation %d is both current and pending or obsolete: %w", g, errs.ErrCorrupt)
+			return manifest{}, errs.Errorf("generation %d is both current and pending or obsolete: %w", g, errs.ErrCorrupt)
 		}
 	}
 	return m, nil

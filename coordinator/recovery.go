@@ -116,7 +116,7 @@ func recoverLocked[V any](d *DurableConfig[V], n int) (*recovered[V], error) {
 		return createDatabase(d, n, &m)
 	}
 	if m.keyCodec != d.KeyCodec || m.valueCodec != d.ValueCodec {
-		return nil, fmt.Errorf("the database was created with key codec %q and value codec %q, "+
+		return nil, errs.Errorf("the database was created with key codec %q and value codec %q, "+
 			"but this open uses key codec %q and value codec %q: %w",
 			m.keyCodec, m.valueCodec, d.KeyCodec, d.ValueCodec, errs.ErrConfig)
 	}
@@ -172,7 +172,7 @@ func checkNoGenerations(fs wal.FS, dir string) error {
 	}
 	for _, name := range names {
 		if _, ok := parseGenName(name); ok {
-			return fmt.Errorf("%s is missing, but %s holds %s: refusing to open it as a new database: %w",
+			return errs.Errorf("%s is missing, but %s holds %s: refusing to open it as a new database: %w",
 				manifestName, dir, name, errs.ErrCorrupt)
 		}
 	}
@@ -405,7 +405,7 @@ func readShard[V any](d *DurableConfig[V], m manifest, i int) (*shardImage[V], e
 	sdir := shardDir(d.Dir, m.gen, i)
 	if _, err := d.FS.List(sdir); err != nil {
 		if errors.Is(err, iofs.ErrNotExist) {
-			return nil, fmt.Errorf("shard directory %s is missing: %w", sdir, errs.ErrCorrupt)
+			return nil, errs.Errorf("shard directory %s is missing: %w", sdir, errs.ErrCorrupt)
 		}
 		return nil, err
 	}
@@ -413,7 +413,7 @@ func readShard[V any](d *DurableConfig[V], m manifest, i int) (*shardImage[V], e
 	info, found, err := wal.ReadCheckpoint(d.FS, sdir, func(key string, expiry int64, value []byte) error {
 		v, err := d.Decode(value)
 		if err != nil {
-			return fmt.Errorf("checkpoint value of key %q: %w: %w", key, errs.ErrCorrupt, err)
+			return errs.Errorf("checkpoint value of key %q: %w: %w", key, errs.ErrCorrupt, err)
 		}
 		img.entries[key] = ckptEntry[V]{value: v, expiry: expiry}
 		return nil
@@ -422,10 +422,10 @@ func readShard[V any](d *DurableConfig[V], m manifest, i int) (*shardImage[V], e
 		return nil, fmt.Errorf("reading the checkpoint in %s: %w", sdir, err)
 	}
 	if !found {
-		return nil, fmt.Errorf("%s has no checkpoint: %w", sdir, errs.ErrCorrupt)
+		return nil, errs.Errorf("%s has no checkpoint: %w", sdir, errs.ErrCorrupt)
 	}
 	if want := (wal.Owner{Shard: uint32(i), Shards: uint32(m.shards)}); info.Owner != want {
-		return nil, fmt.Errorf("the checkpoint in %s belongs to shard %d of %d, not to shard %d of %d: %w",
+		return nil, errs.Errorf("the checkpoint in %s belongs to shard %d of %d, not to shard %d of %d: %w",
 			sdir, info.Owner.Shard, info.Owner.Shards, i, m.shards, errs.ErrCorrupt)
 	}
 	img.ckptTS = info.TS
@@ -436,7 +436,7 @@ func readShard[V any](d *DurableConfig[V], m manifest, i int) (*shardImage[V], e
 				return err
 			}
 			if !slices.Contains(p.Participants, uint32(i)) {
-				return fmt.Errorf("commit %d in %s names participants %v, not shard %d: %w",
+				return errs.Errorf("commit %d in %s names participants %v, not shard %d: %w",
 					p.TS, sdir, p.Participants, i, errs.ErrCorrupt)
 			}
 			if p.TS <= img.ckptTS {
@@ -447,7 +447,7 @@ func readShard[V any](d *DurableConfig[V], m manifest, i int) (*shardImage[V], e
 				rec.writes[i] = shard.Write[V]{Key: w.Key, Tombstone: w.Tombstone, Expiry: w.Expiry}
 				if !w.Tombstone {
 					if rec.writes[i].Value, err = d.Decode(w.Value); err != nil {
-						return fmt.Errorf("value of key %q at commit %d: %w: %w", w.Key, p.TS, errs.ErrCorrupt, err)
+						return errs.Errorf("value of key %q at commit %d: %w: %w", w.Key, p.TS, errs.ErrCorrupt, err)
 					}
 				}
 			}
@@ -459,7 +459,7 @@ func readShard[V any](d *DurableConfig[V], m manifest, i int) (*shardImage[V], e
 	}
 	if base := img.log.Base(); base > img.ckptTS {
 		img.log.Close()
-		return nil, fmt.Errorf("WAL segments of %s are missing: the log starts after commit %d, "+
+		return nil, errs.Errorf("WAL segments of %s are missing: the log starts after commit %d, "+
 			"but the checkpoint covers only up to %d: %w", sdir, base, img.ckptTS, errs.ErrCorrupt)
 	}
 	return img, nil

@@ -167,7 +167,7 @@ func (w *walWriter[V]) fail(err error) {
 	if w.err != nil {
 		return
 	}
-	w.err = fmt.Errorf("%w: %w", errs.ErrPoisoned, err)
+	w.err = errs.Errorf("%w: %w", errs.ErrPoisoned, err)
 	if w.d.OnPoison != nil {
 		w.d.OnPoison(w.err)
 	}

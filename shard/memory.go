@@ -1,7 +1,6 @@
 package shard
 
 import (
-	"fmt"
 	"sync/atomic"
 	"unsafe"
 
@@ -149,7 +148,7 @@ func (s *Shard[V]) checkRoom(r *Request[V]) error {
 		}
 	}
 	if add > 0 && m.bytes+m.reserved+add > m.cfg.Budget {
-		return fmt.Errorf("%w: shard %d would hold %d bytes, its share of the limit is %d",
+		return errs.Errorf("%w: shard %d would hold %d bytes, its share of the limit is %d",
 			errs.ErrMemoryLimit, s.id, m.bytes+m.reserved+add, m.cfg.Budget)
 	}
 	r.room = add

@@ -45,17 +45,17 @@ func (s *Shard[V]) validate(r *Request[V]) error {
 		for n := s.list.Seek(sp.Lo); n != nil && (sp.HiInf || n.Before(sp.Hi, hp)); n = n.Next() {
 			if n.WriteLock != 0 && n.WriteLock != r.Txn {
 				s.reason = ReasonLocked
-				return fmt.Errorf("%w: range %s: key %q is being written by an in-flight transaction",
+				return errs.Errorf("%w: range %s: key %q is being written by an in-flight transaction",
 					errs.ErrConflict, sp, n.Key())
 			}
 			if ts := n.NewestTS(); ts > r.TS {
 				s.reason = ReasonPhantom
-				return fmt.Errorf("%w: range %s: key %q changed by commit %d after snapshot %d",
+				return errs.Errorf("%w: range %s: key %q changed by commit %d after snapshot %d",
 					errs.ErrConflict, sp, n.Key(), ts, r.TS)
 			}
 			if s.expiredSince(n, r, &now) {
 				s.reason = ReasonPhantom
-				return fmt.Errorf("%w: range %s: key %q reached its TTL deadline after snapshot %d",
+				return errs.Errorf("%w: range %s: key %q reached its TTL deadline after snapshot %d",
 					errs.ErrConflict, sp, n.Key(), r.TS)
 			}
 		}
@@ -92,7 +92,7 @@ func (s *Shard[V]) checkWriteLocks(r *Request[V], versions bool) error {
 		for _, rl := range s.ranges {
 			if rl.txn != r.Txn && rl.span.Contains(k) {
 				s.reason = ReasonLocked
-				return fmt.Errorf("%w: key %q lies in range %s read by an in-flight transaction",
+				return errs.Errorf("%w: key %q lies in range %s read by an in-flight transaction",
 					errs.ErrConflict, k, rl.span)
 			}
 		}
@@ -118,7 +118,7 @@ func (s *Shard[V]) expiredSince(n *mvcc.Node[V], r *Request[V], now *int64) bool
 }
 
 func conflictExpired(k string, start uint64) error {
-	return fmt.Errorf("%w: key %q reached its TTL deadline after snapshot %d", errs.ErrConflict, k, start)
+	return errs.Errorf("%w: key %q reached its TTL deadline after snapshot %d", errs.ErrConflict, k, start)
 }
 
 func lockedByOther[V any](n *mvcc.Node[V], txn uint64) error {
@@ -129,11 +129,11 @@ func lockedByOther[V any](n *mvcc.Node[V], txn uint64) error {
 }
 
 func conflictLocked(k string) error {
-	return fmt.Errorf("%w: key %q is locked by an in-flight transaction", errs.ErrConflict, k)
+	return errs.Errorf("%w: key %q is locked by an in-flight transaction", errs.ErrConflict, k)
 }
 
 func conflictNewer(k string, ts, start uint64) error {
-	return fmt.Errorf("%w: key %q written by commit %d after snapshot %d", errs.ErrConflict, k, ts, start)
+	return errs.Errorf("%w: key %q written by commit %d after snapshot %d", errs.ErrConflict, k, ts, start)
 }
 
 // String formats the span for error messages.

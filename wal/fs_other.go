@@ -4,11 +4,12 @@ package wal
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"runtime"
+
+	"github.com/fluxmap/fluxmap/internal/errs"
 )
 
 // lockFile creates name with O_EXCL. Unlike flock the lock survives a crash
@@ -16,7 +17,7 @@ import (
 func lockFile(name string, perm fs.FileMode) (io.Closer, error) {
 	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, perm)
 	if errors.Is(err, fs.ErrExist) {
-		return nil, fmt.Errorf("wal: lock %s: %w", name, ErrLocked)
+		return nil, errs.Errorf("wal: lock %s: %w", name, ErrLocked)
 	}
 	if err != nil {
 		return nil, err

@@ -4,11 +4,12 @@ package wal
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"syscall"
+
+	"github.com/fluxmap/fluxmap/internal/errs"
 )
 
 // lockFile takes flock(LOCK_EX|LOCK_NB) on name. flock locks belong to the
@@ -39,7 +40,7 @@ func lockFile(name string, perm fs.FileMode) (io.Closer, error) {
 	if lockErr != nil {
 		f.Close()
 		if errors.Is(lockErr, syscall.EWOULDBLOCK) {
-			return nil, fmt.Errorf("wal: lock %s: %w", name, ErrLocked)
+			return nil, errs.Errorf("wal: lock %s: %w", name, ErrLocked)
 		}
 		return nil, &os.PathError{Op: "flock", Path: name, Err: lockErr}
 	}

@@ -104,7 +104,7 @@ func (l *Log) current() *segment { return &l.segs[len(l.segs)-1] }
 // or has failed.
 func (l *Log) usable() error {
 	if l.closed {
-		return fmt.Errorf("wal: %s: %w", l.dir, errs.ErrClosed)
+		return errs.Errorf("wal: %s: %w", l.dir, errs.ErrClosed)
 	}
 	if l.err != nil {
 		return fmt.Errorf("wal: %s unusable after an earlier failure: %w", l.dir, l.err)
@@ -132,7 +132,7 @@ func (l *Log) Append(ts uint64, payload []byte) error {
 		return err
 	}
 	if len(payload) > MaxRecordSize {
-		return fmt.Errorf("wal: record of %d bytes exceeds MaxRecordSize: %w", len(payload), errs.ErrTxnTooLarge)
+		return errs.Errorf("wal: record of %d bytes exceeds MaxRecordSize: %w", len(payload), errs.ErrTxnTooLarge)
 	}
 	need := int64(HeaderSize + len(payload))
 	// Room is left for the RecordSegmentEnd that seals the segment. A

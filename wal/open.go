@@ -243,13 +243,13 @@ func (r *Replayed) Close() error {
 func (o *Options) validate() error {
 	switch {
 	case o.FS == nil:
-		return fmt.Errorf("wal: Options.FS is nil: %w", errs.ErrConfig)
+		return errs.Errorf("wal: Options.FS is nil: %w", errs.ErrConfig)
 	case o.Dir == "":
-		return fmt.Errorf("wal: Options.Dir is empty: %w", errs.ErrConfig)
+		return errs.Errorf("wal: Options.Dir is empty: %w", errs.ErrConfig)
 	case o.SegmentSize < 0 || (o.SegmentSize > 0 && o.SegmentSize < minSegmentSize):
-		return fmt.Errorf("wal: Options.SegmentSize %d is below %d: %w", o.SegmentSize, minSegmentSize, errs.ErrConfig)
+		return errs.Errorf("wal: Options.SegmentSize %d is below %d: %w", o.SegmentSize, minSegmentSize, errs.ErrConfig)
 	case o.PoolSize < 0:
-		return fmt.Errorf("wal: Options.PoolSize %d is negative: %w", o.PoolSize, errs.ErrConfig)
+		return errs.Errorf("wal: Options.PoolSize %d is negative: %w", o.PoolSize, errs.ErrConfig)
 	}
 	return nil
 }

@@ -84,7 +84,7 @@ func AppendWrite(dst []byte, key string, tombstone bool, expiry int64, encodeVal
 	}
 	n := len(dst) - lenAt - 4
 	if n > math.MaxUint32 {
-		return dst[:start], fmt.Errorf("wal: value of %d bytes for key %q: %w", n, key, errs.ErrValueTooLarge)
+		return dst[:start], errs.Errorf("wal: value of %d bytes for key %q: %w", n, key, errs.ErrValueTooLarge)
 	}
 	binary.LittleEndian.PutUint32(dst[lenAt:], uint32(n))
 	return dst, nil

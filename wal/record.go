@@ -3,7 +3,6 @@ package wal
 import (
 	"bytes"
 	"encoding/binary"
-	"fmt"
 	"hash/crc32"
 
 	"github.com/fluxmap/fluxmap/internal/errs"
@@ -156,5 +155,5 @@ func findFrame(buf []byte, from int, seq uint64) int {
 
 // corruptf returns an error wrapping errs.ErrCorrupt.
 func corruptf(format string, args ...any) error {
-	return fmt.Errorf("wal: "+format+": %w", append(args, errs.ErrCorrupt)...)
+	return errs.Errorf("wal: "+format+": %w", append(args, errs.ErrCorrupt)...)
 }

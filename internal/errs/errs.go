@@ -1,6 +1,10 @@
 package errs
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
 
 var (
 	ErrConflict        = errors.New("fluxmap: transaction conflict")
@@ -17,3 +21,28 @@ var (
 	ErrInvalidArgument = errors.New("fluxmap: invalid argument")
 	ErrLocked          = errors.New("fluxmap: directory is locked by another open database")
 )
+
+// Prefix starts every sentinel's message, and the message of every error
+// the root package returns, once.
+const Prefix = "fluxmap: "
+
+// Errorf is fmt.Errorf, except that an error argument whose message starts
+// with Prefix (a sentinel, or an error already wrapped by Errorf with a
+// prefixed format) is shown without it, so that a message built in layers
+// carries the prefix once: "fluxmap: opening db: segment 3 is missing:
+// corrupt data", not "...: fluxmap: corrupt data". errors.Is and errors.As
+// still see the argument itself.
+func Errorf(format string, args ...any) error {
+	for i, a := range args {
+		if err, ok := a.(error); ok && strings.HasPrefix(err.Error(), Prefix) {
+			args[i] = unprefixed{err}
+		}
+	}
+	return fmt.Errorf(format, args...)
+}
+
+// unprefixed is err with Prefix cut from its message.
+type unprefixed struct{ err error }
+
+func (u unprefixed) Error() string { return strings.TrimPrefix(u.err.Error(), Prefix) }
+func (u unprefixed) Unwrap() error { return u.err }
