@@ -161,6 +161,7 @@ func TestDurableRefusesMissingPieces(t *testing.T) {
 				_, err := inventoryDB(dir, inventoryShards)
 				require.ErrorIs(t, err, fluxmap.ErrCorrupt)
 				require.ErrorContains(t, err, c.says)
+				require.Equal(t, 1, strings.Count(err.Error(), "fluxmap: "), "one prefix: %v", err)
 				require.Equal(t, before, treeState(t, dir), "a refused open changed the directory")
 			}
 			// At another shard count too, where recovery would otherwise
@@ -266,6 +267,7 @@ func TestDurableCodecMismatch(t *testing.T) {
 		require.ErrorIs(t, err, fluxmap.ErrConfig, name)
 		require.NotErrorIs(t, err, fluxmap.ErrCorrupt, name)
 		require.ErrorContains(t, err, "order", name)
+		require.Equal(t, 1, strings.Count(err.Error(), "fluxmap: "), "%s: one prefix: %v", name, err)
 		require.Equal(t, before, treeState(t, dir), "%s: the refused open changed the directory", name)
 	}
 	mismatch("other struct, JSON", func() error {
