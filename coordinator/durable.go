@@ -77,6 +77,7 @@ func (d *durableState[V]) shardDurability(i int, l *wal.Log, o *Oracle) *shard.D
 			return dst, nil
 		},
 		OnPoison: o.Poison,
+		OnFail:   o.Fail,
 		OnGrow:   d.grown,
 	}
 }

@@ -40,6 +40,12 @@ type Durability[V any] struct {
 	// OnPoison is called once, from the writer goroutine, when a write or
 	// fsync fails; the error wraps ErrPoisoned and the cause.
 	OnPoison func(error)
+	// OnFail is called from the writer goroutine, after OnPoison and before
+	// the reply, for every commit the log failed: its timestamp is never
+	// marked done. mayBeLogged says whether the log took its record before
+	// failing (the record may survive; the commit's outcome is unknown) or
+	// refused it (the record is nowhere on this shard's log).
+	OnFail func(ts uint64, mayBeLogged bool)
 	// OnGrow, if set, is called from the writer goroutine when a group it
 	// wrote grew the log, with the sizes before and after; it must not
 	// block.
@@ -188,12 +194,23 @@ func (w *walWriter[V]) sync() {
 
 // process logs every commit of the gathered jobs, makes them durable to the
 // configured level, then acknowledges them in order.
+//
+// When the log fails, the batch's commits fail in two ways, and their
+// callers must be told which (package coordinator turns it into
+// ErrPoisoned or ErrCommitUnknown): those handed to Log.Append may have
+// reached the file (an Append can write earlier records, a failed Flush or
+// Sync may have written some bytes, Close flushes what is buffered), so
+// their outcome is unknown; those that came after the failure were never
+// handed over, so this shard's log does not have them. appendCommit stops
+// at the first failure, so the handed commits are a prefix of the batch.
 func (w *walWriter[V]) process() {
-	commits := 0
+	commits, handed := 0, 0
 	for _, j := range w.batch {
 		for _, r := range j.acks {
 			if r.Kind == KindCommit || r.Kind == KindCommitOne {
-				w.appendCommit(r)
+				if w.appendCommit(r) {
+					handed++
+				}
 				commits++
 			}
 		}
@@ -214,17 +231,18 @@ func (w *walWriter[V]) process() {
 	// answer is the log's state now: a control request of this batch that
 	// fails later (a Recycle, a Relaxed Sync) must not turn commits whose
 	// timestamps are already done into failures.
-	commitErr := w.err
-	if commitErr == nil {
+	if w.err == nil {
 		for _, j := range w.batch {
 			for _, r := range j.acks {
 				markDone(w.clock, r)
 			}
 		}
+	} else {
+		w.failCommits(handed)
 	}
 	for i, j := range w.batch {
 		for k, r := range j.acks {
-			w.finish(r, commitErr)
+			w.finish(r)
 			j.acks[k] = nil
 		}
 		j.acks = j.acks[:0]
@@ -238,44 +256,72 @@ func (w *walWriter[V]) process() {
 	}
 }
 
-func (w *walWriter[V]) appendCommit(r *Request[V]) {
-	if w.err != nil {
-		return
+// failCommits tells OnFail about every commit of the batch, the first
+// handed of which went to Log.Append, and sets their errors: an error
+// wrapping ErrCommitUnknown for those, the poisoning error for the rest.
+func (w *walWriter[V]) failCommits(handed int) {
+	unknown := errs.CommitUnknown(w.err)
+	n := 0
+	for _, j := range w.batch {
+		for _, r := range j.acks {
+			if r.Kind != KindCommit && r.Kind != KindCommitOne {
+				continue
+			}
+			mayBeLogged := n < handed
+			n++
+			r.Err = w.err
+			if mayBeLogged {
+				r.Err = unknown
+			}
+			if w.d.OnFail != nil {
+				w.d.OnFail(commitTS(r), mayBeLogged)
+			}
+		}
 	}
-	ts, parts := r.TS, r.Participants
+}
+
+// commitTS returns the commit timestamp of a KindCommit or KindCommitOne.
+func commitTS[V any](r *Request[V]) uint64 {
 	if r.Kind == KindCommitOne {
-		ts, parts = r.CommitTS, w.self
+		return r.CommitTS
+	}
+	return r.TS
+}
+
+// appendCommit hands r's record to the log and reports whether it did: not
+// once the log has failed, nor when the record cannot be encoded.
+func (w *walWriter[V]) appendCommit(r *Request[V]) bool {
+	if w.err != nil {
+		return false
+	}
+	ts, parts := commitTS(r), r.Participants
+	if r.Kind == KindCommitOne {
+		parts = w.self
 	}
 	p, err := w.d.EncodeRecord(w.payload[:0], ts, parts, r.Writes)
 	if err != nil {
 		// The commit is already installed in memory, so the only safe
 		// answer to a value the codec cannot encode is to stop.
 		w.fail(fmt.Errorf("encoding commit %d: %w", ts, err))
-		return
+		return false
 	}
 	w.payload = p
 	if err := w.d.Log.Append(ts, p); err != nil {
 		w.fail(err)
-		return
+		return true
 	}
 	w.sinceBytes += int64(len(p))
+	return true
 }
 
-// finish acknowledges one request after its batch was logged; commitErr is
-// the log's failure, if any, when the batch's commits were made durable.
-func (w *walWriter[V]) finish(r *Request[V], commitErr error) {
+// finish acknowledges one request after its batch was logged (a failed
+// commit carries its error from failCommits).
+func (w *walWriter[V]) finish(r *Request[V]) {
 	switch r.Kind {
 	case KindCommitOne:
-		if commitErr != nil {
-			r.Err = commitErr
-		}
 		if r.internal {
 			w.internal.Add(-1)
 			return // nobody waits for the shard's own commits
-		}
-	case KindCommit:
-		if commitErr != nil {
-			r.Err = commitErr
 		}
 	case KindSync:
 		w.unsynced = true
