@@ -129,3 +129,22 @@ func TestWALFailureTellsLoggedFromRefused(t *testing.T) {
 	defer mu.Unlock()
 	require.Equal(t, []failure{{first.CommitTS, true}, {later.CommitTS, false}}, failed)
 }
+
+// TestRelaxedTriggerSyncsEveryShard: a Relaxed commit trigger counts the
+// commits of every shard in its FlushGroup and, when it fires, makes a
+// quiet shard with an unsynced record sync too, without that shard
+// receiving another commit.
+func TestRelaxedTriggerSyncsEveryShard(t *testing.T) {
+	group := NewFlushGroup()
+	quietLog, busyLog := &fakeLog{}, &fakeLog{}
+	quiet := startDurable(t, 0, &Durability[string]{Log: quietLog, FlushCommits: 3, Flush: group})
+	busy := startDurable(t, 1, &Durability[string]{Log: busyLog, FlushCommits: 3, Flush: group})
+
+	require.NoError(t, commitOneKey(quiet, "q").Err)
+	require.NoError(t, commitOneKey(busy, "b1").Err)
+	require.Zero(t, quietLog.Syncs()+busyLog.Syncs(), "2 commits, below the trigger")
+	require.NoError(t, commitOneKey(busy, "b2").Err)
+	require.Equal(t, 1, busyLog.Syncs(), "the third commit in the group fires the trigger")
+	require.Eventually(t, func() bool { return quietLog.Syncs() == 1 },
+		5*time.Second, time.Millisecond, "the quiet shard's unsynced record must be synced")
+}
