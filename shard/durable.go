@@ -393,10 +393,11 @@ func (w *walWriter[V]) appendCommit(r *Request[V]) bool {
 // reports whether this log must sync now: a trigger fired, or another
 // writer's trigger woke this one while it was busy.
 func (w *walWriter[V]) relaxedTrigger(commits int) bool {
-	if w.d.FlushCommits > 0 || w.d.FlushBytes > 0 {
-		if w.flush.add(w.wake, commits, w.batchBytes, w.d.FlushCommits, w.d.FlushBytes) {
-			return true
-		}
+	if w.d.FlushCommits <= 0 && w.d.FlushBytes <= 0 {
+		return false // only the interval: no writer ever wakes another
+	}
+	if w.flush.add(w.wake, commits, w.batchBytes, w.d.FlushCommits, w.d.FlushBytes) {
+		return true
 	}
 	select {
 	case <-w.wake:
