@@ -134,7 +134,7 @@ type walWriter[V any] struct {
 	exited chan struct{}
 
 	// flush and wake are the Relaxed triggers' group and this writer's
-	// wake-up in it (nil under Full).
+	// wake-up in it (nil under Full, and without a commit or byte trigger).
 	flush *FlushGroup
 	wake  chan struct{}
 
@@ -183,7 +183,7 @@ func newWALWriter[V any](d *Durability[V], clock Clock, id int) *walWriter[V] {
 		exited: make(chan struct{}),
 	}
 	w.size.Store(d.Log.Size())
-	if !d.Full {
+	if !d.Full && (d.FlushCommits > 0 || d.FlushBytes > 0) {
 		if w.flush = d.Flush; w.flush == nil {
 			w.flush = NewFlushGroup()
 		}
@@ -240,7 +240,7 @@ func (w *walWriter[V]) run() {
 			runtime.Gosched()
 		case <-tick:
 			w.sync()
-		case <-w.wake: // another shard reached a trigger; nil under Full
+		case <-w.wake: // another shard reached a trigger (nil: never)
 			w.sync()
 		}
 	}
