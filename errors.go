@@ -27,8 +27,20 @@ var (
 	ErrTxnTooLarge = errs.ErrTxnTooLarge
 	// ErrCorrupt is returned when durable data fails validation on open.
 	ErrCorrupt = errs.ErrCorrupt
-	// ErrPoisoned is returned by every commit after a write or fsync failed.
+	// ErrPoisoned means a WAL write or fsync failed: the database accepts no
+	// more commits until it is reopened, and reads go on at the last
+	// acknowledged state. A commit error that wraps ErrPoisoned but not
+	// ErrCommitUnknown means that commit did not take effect: it is not
+	// visible and no reopen will recover it. DB.Close returns an error
+	// wrapping ErrPoisoned too.
 	ErrPoisoned = errs.ErrPoisoned
+	// ErrCommitUnknown is returned by a commit caught by the failure that
+	// poisoned the database while its WAL records were being written: it
+	// may or may not have taken effect. It is not visible while this DB is
+	// open; after a reopen it is either wholly there or wholly absent, so
+	// read to find out before repeating it. Such an error also wraps
+	// ErrPoisoned and the I/O error: test for ErrCommitUnknown first.
+	ErrCommitUnknown = errs.ErrCommitUnknown
 	// ErrMemoryLimit is returned when a commit would exceed the memory limit.
 	ErrMemoryLimit = errs.ErrMemoryLimit
 	// ErrConfig is returned by Builder.Build for an invalid setting; the

@@ -96,7 +96,9 @@ func (db *DB[K, V]) Get(ctx context.Context, key K) (V, bool, error) {
 
 // Insert sets key to val in its own transaction. It never fails with
 // ErrConflict: it waits out in-flight transactions on the same key until
-// ctx ends.
+// ctx ends. Its error says what became of the write as Tx.Commit's does:
+// nil means it took effect, an error wrapping ErrCommitUnknown means it may
+// have, any other error means it did not.
 func (db *DB[K, V]) Insert(ctx context.Context, key K, val V) error {
 	if err := db.check(ctx, "insert"); err != nil {
 		return err
@@ -124,7 +126,8 @@ func (db *DB[K, V]) insert(ctx context.Context, key K, val V, expiry int64) erro
 }
 
 // Remove deletes key in its own transaction and returns the value it had.
-// Like Insert, it never fails with ErrConflict.
+// Like Insert, it never fails with ErrConflict, and its error says what
+// became of the delete as Tx.Commit's does.
 func (db *DB[K, V]) Remove(ctx context.Context, key K) (old V, existed bool, err error) {
 	if err := db.check(ctx, "remove"); err != nil {
 		return old, false, err
@@ -268,6 +271,10 @@ func (db *DB[K, V]) View(ctx context.Context, fn func(*Tx[K, V]) error) error {
 // Transaction has conflicted a few times in a row, such a write made on
 // fn's goroutine fails with an error wrapping ErrInvalidArgument, which
 // ends the retries when fn returns it.
+//
+// The commit's error is returned as Tx.Commit describes it: in particular
+// Transaction never repeats fn after ErrCommitUnknown, whose writes may
+// have taken effect.
 func (db *DB[K, V]) Transaction(ctx context.Context, fn func(*Tx[K, V]) error) error {
 	if fn == nil {
 		return errorf("transaction: %w: nil function", ErrInvalidArgument)

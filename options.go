@@ -169,15 +169,27 @@ func (b *Builder[K, V]) DurabilityRelaxed(o PersistenceOptions) *Builder[K, V] {
 }
 
 // FlushInterval sets how often a Relaxed database fsyncs its WAL when it
-// has unsynced commits. Default: unset.
+// has unsynced commits. Every shard syncs its own log on this interval, so
+// each record is fsynced within about d (plus the fsync's own time) of its
+// commit, and a power loss loses at most the commits of about the last d:
+// recovery keeps the gap-free prefix of commits, which reaches the oldest
+// record still unsynced. Default: unset.
 func (b *Builder[K, V]) FlushInterval(d time.Duration) *Builder[K, V] { b.flushInterval = d; return b }
 
-// FlushAfterCommits makes a Relaxed database fsync a shard's WAL once n
-// commits are unsynced. Default: unset.
+// FlushAfterCommits makes a Relaxed database fsync every shard's WAL once n
+// commits have been written since the last such fsync, counted across all
+// shards. A power loss then loses at most about n commits, plus those
+// acknowledged while the fsyncs they started run: a commit on a quiet shard
+// is synced with the busy shards' (recovery keeps only the gap-free prefix
+// of commits, so one unsynced record would cut off every later commit).
+// Default: unset.
 func (b *Builder[K, V]) FlushAfterCommits(n int) *Builder[K, V] { b.flushCommits = n; return b }
 
-// FlushAfterBytes makes a Relaxed database fsync a shard's WAL once n bytes
-// are unsynced. Default: unset.
+// FlushAfterBytes makes a Relaxed database fsync every shard's WAL once n
+// bytes of commit records have been written since the last such fsync,
+// counted across all shards; so a power loss loses at most about n bytes of
+// commits, plus those acknowledged while the fsyncs they started run, as
+// with FlushAfterCommits. Default: unset.
 func (b *Builder[K, V]) FlushAfterBytes(n int64) *Builder[K, V] { b.flushBytes = n; return b }
 
 // CheckpointAfterBytes makes a durable database write a checkpoint (and

@@ -325,10 +325,21 @@ func (tx *Tx[K, V]) scan(span shard.Span) *coordinator.TxnScanner[V] {
 }
 
 // Commit validates the transaction and makes its writes visible
-// atomically. It returns an error wrapping ErrConflict if validation failed
-// (nothing was written; retry the whole transaction), ErrTxnDone if the
-// transaction had already ended, or ctx's error if Begin's context is done.
-// When Commit returns nil, every later transaction sees the writes.
+// atomically. Its error says what became of them:
+//   - nil: the writes took effect. Every later transaction sees them, and
+//     they are durable to the configured level (with DurabilityFull they
+//     survive any crash).
+//   - an error wrapping ErrConflict: validation failed and nothing was
+//     written; retry the whole transaction.
+//   - an error wrapping ErrCommitUnknown (and ErrPoisoned): a WAL write or
+//     fsync failed while the writes were being logged, so they may or may
+//     not have taken effect. They are not visible while this DB is open;
+//     after a reopen they are either all there or all absent. Read before
+//     repeating the transaction.
+//   - any other error (ErrPoisoned alone, ErrTxnDone if the transaction had
+//     already ended, ctx's error if Begin's context is done, ErrClosed,
+//     ErrTxnTooLarge, ErrMemoryLimit): the writes did not take effect, and
+//     no reopen will bring them back.
 func (tx *Tx[K, V]) Commit() error {
 	_, err := tx.commitTS()
 	return err

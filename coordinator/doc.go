@@ -21,6 +21,15 @@
 // (one channel hop per commit) and a mutex-guarded heap (one lock per
 // commit), either of which would be a global lock on 16 cores (DESIGN.md §3).
 //
+// After a WAL failure poisons the database, a timestamp whose record a
+// participant's log failed is never done; the log reports it to the oracle
+// (Fail) as refused (not in the log: the commit can never be recovered) or
+// possibly logged (its outcome is unknown). visible stops below the first
+// such timestamp, so a commit that is done learns its fate there: visible
+// (nil), behind a refused timestamp (ErrPoisoned: it did not take effect),
+// or behind a possibly logged one (ErrCommitUnknown). Refusals before
+// anything is installed return ErrPoisoned.
+//
 // Snapshots register in a striped registry; Horizon is the oldest live one.
 // A snapshot registers, then checks that no Horizon computation that could
 // have missed it has published a floor above its timestamp (and retries if

@@ -34,11 +34,14 @@ type durableState[V any] struct {
 	// CheckpointBytes, instead of at its next poll: under a heavy write load
 	// a poll interval of commits is a lot of log to replay.
 	kick chan struct{}
+	// flush makes the Relaxed fsync triggers count commits and bytes across
+	// all shards (see shard.FlushGroup).
+	flush *shard.FlushGroup
 }
 
 func newDurableState[V any](cfg *DurableConfig[V], rec *recovered[V]) *durableState[V] {
 	return &durableState[V]{cfg: cfg, gen: rec.gen, unlock: rec.unlock, lastCkpt: rec.start,
-		kick: make(chan struct{}, 1)}
+		kick: make(chan struct{}, 1), flush: shard.NewFlushGroup()}
 }
 
 // grown is every shard writer's OnGrow. It kicks only when a WAL crosses
@@ -62,6 +65,7 @@ func (d *durableState[V]) shardDurability(i int, l *wal.Log, o *Oracle) *shard.D
 		FlushInterval: d.cfg.FlushInterval,
 		FlushCommits:  d.cfg.FlushCommits,
 		FlushBytes:    d.cfg.FlushBytes,
+		Flush:         d.flush,
 		EncodeRecord: func(dst []byte, ts uint64, parts []uint32, writes []shard.Write[V]) ([]byte, error) {
 			dst = wal.AppendPayloadHeader(dst, ts, parts, len(writes))
 			for i := range writes {
@@ -77,6 +81,7 @@ func (d *durableState[V]) shardDurability(i int, l *wal.Log, o *Oracle) *shard.D
 			return dst, nil
 		},
 		OnPoison: o.Poison,
+		OnFail:   o.Fail,
 		OnGrow:   d.grown,
 	}
 }

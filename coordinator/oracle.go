@@ -28,8 +28,13 @@ const (
 //   - visible is the largest T with every timestamp <= T done; it only grows.
 //     A new snapshot reads at visible, so it is a prefix of commit order.
 //   - At most maxInFlight commits hold admission, and a commit holds it until
-//     it has seen visible pass its timestamp, so next - visible <= maxInFlight
-//     < ringSize. That is what makes the rings below safe.
+//     it has seen visible pass its timestamp (or learned that it never
+//     will), so next - visible <= maxInFlight < ringSize. That is what makes
+//     the rings below safe.
+//   - After a durability failure (Poison), a timestamp a WAL could not log
+//     is never done; Fail records it instead, so every allocated timestamp
+//     ends up done or failed and every waiter learns its commit's fate.
+//     visible stops below the first failed timestamp.
 //
 // No mutex sits on the commit path: allocation is one atomic add, Done is a
 // store plus a CAS loop that any goroutine may run to push visible forward,
@@ -48,6 +53,11 @@ type Oracle struct {
 	_        [56]byte
 	closed   atomic.Bool
 	poison   atomic.Pointer[error] // set once by Poison
+	// lostFrom and unknownFrom are the smallest failed timestamps (see
+	// Fail) whose commit certainly did not, or may have, reached the log;
+	// noTS when there is none.
+	lostFrom    atomic.Uint64
+	unknownFrom atomic.Uint64
 
 	done    [ringSize]atomic.Uint64 // done[t&ringMask] == t once t is done
 	waiters [ringSize]atomic.Pointer[Waiter]
@@ -74,6 +84,8 @@ func NewOracle(start uint64) *Oracle {
 	o := &Oracle{}
 	o.next.Store(start)
 	o.visible.Store(start)
+	o.lostFrom.Store(noTS)
+	o.unknownFrom.Store(noTS)
 	o.snapshots.init()
 	return o
 }
@@ -135,23 +147,22 @@ func (o *Oracle) wake(ts uint64) {
 	}
 }
 
-// WaitVisible blocks until visible >= ts, or the oracle is closed. w must
-// not be in use by another call.
+// WaitVisible blocks until the fate of the commit at ts, which is done, is
+// known: it returns nil once visible >= ts, and ErrClosed if the oracle
+// closes first. On a poisoned oracle it returns the poisoning error, which
+// wraps ErrPoisoned, once a failed timestamp at or below ts certainly did
+// not reach its log (ts can then never be visible nor recovered), or an
+// error wrapping ErrCommitUnknown as well once one may have (recovery keeps
+// ts if that record survived). w must not be in use by another call.
 func (o *Oracle) WaitVisible(ts uint64, w *Waiter) error {
 	w.ts.Store(ts)
 	slot := &o.waiters[ts&ringMask]
 	for {
-		if o.visible.Load() >= ts {
-			return nil
-		}
-		if o.closed.Load() {
-			return errs.ErrClosed
-		}
-		if p := o.poison.Load(); p != nil {
-			return *p
+		if done, err := o.fate(ts); done {
+			return err
 		}
 		o.register(slot, w)
-		if o.visible.Load() >= ts || o.closed.Load() || o.poison.Load() != nil {
+		if done, _ := o.fate(ts); done {
 			if !slot.CompareAndSwap(w, nil) {
 				<-w.ch // whoever removed w is about to signal it
 			}
@@ -161,6 +172,28 @@ func (o *Oracle) WaitVisible(ts uint64, w *Waiter) error {
 		// from the slot first.
 		<-w.ch
 	}
+}
+
+// fate reports whether the outcome of the done commit at ts is decided,
+// and the error WaitVisible returns for it.
+func (o *Oracle) fate(ts uint64) (bool, error) {
+	if o.visible.Load() >= ts {
+		return true, nil
+	}
+	if o.closed.Load() {
+		return true, errs.ErrClosed
+	}
+	p := o.poison.Load()
+	switch {
+	case p == nil:
+		return false, nil
+	case o.lostFrom.Load() <= ts:
+		return true, *p
+	case o.unknownFrom.Load() <= ts:
+		return true, errs.CommitUnknown(*p)
+	}
+	// Every timestamp below ts is still on its way to done or failed.
+	return false, nil
 }
 
 // register puts w into its slot. A slot still holding an older waiter
@@ -188,12 +221,37 @@ func (o *Oracle) Close() {
 	o.wakeAll()
 }
 
-// Poison records a durability failure (err wraps ErrPoisoned): visible
-// stays where it is, every waiter for a later timestamp and every later
-// Admit gets err. Only the first call counts.
+// Poison records a durability failure (err wraps ErrPoisoned): every later
+// Admit gets err, and waiters learn their commit's fate from Fail. Only the
+// first call counts.
 func (o *Oracle) Poison(err error) {
-	if o.poison.CompareAndSwap(nil, &err) {
-		o.wakeAll()
+	o.poison.CompareAndSwap(nil, &err)
+}
+
+// noTS stands for "no failed timestamp" in lostFrom and unknownFrom.
+const noTS = ^uint64(0)
+
+// Fail records that the commit at ts will never be marked done because a
+// participant's WAL failed it after Poison: mayBeLogged says whether that
+// WAL had taken its record (the outcome is then unknown: the record may
+// survive, and recovery keep it) or had refused it (the commit can never be
+// recovered, as recovery needs it from every participant). A participant
+// calls it before it answers the commit, and may call it more than once
+// for one timestamp.
+func (o *Oracle) Fail(ts uint64, mayBeLogged bool) {
+	from := &o.lostFrom
+	if mayBeLogged {
+		from = &o.unknownFrom
+	}
+	for {
+		cur := from.Load()
+		if cur <= ts {
+			return // no waiter's fate changes
+		}
+		if from.CompareAndSwap(cur, ts) {
+			o.wakeAll()
+			return
+		}
 	}
 }
 

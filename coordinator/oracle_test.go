@@ -188,15 +188,73 @@ func TestOraclePoison(t *testing.T) {
 	first := fmt.Errorf("%w: fsync: disk on fire", errs.ErrPoisoned)
 	o.Poison(first)
 	o.Poison(fmt.Errorf("%w: second", errs.ErrPoisoned)) // only the first counts
-
-	err := requireReturns(t, w)
-	require.ErrorIs(t, err, errs.ErrPoisoned)
-	require.Equal(t, first, err)
 	require.Equal(t, first, o.Poisoned())
+	require.ErrorIs(t, o.Admit(), errs.ErrPoisoned)
+	requireBlocked(t, w) // t2 may still be done
+
+	o.Fail(t2, false)
+	err := requireReturns(t, w)
+	require.Equal(t, first, err, "a commit no log took did not take effect: the poisoning error alone")
 	require.Equal(t, t1, o.Visible(), "poison does not move visible")
 	require.NoError(t, o.WaitVisible(t1, NewWaiter()), "an already visible timestamp is not an error")
-	require.ErrorIs(t, o.WaitVisible(t2, NewWaiter()), errs.ErrPoisoned)
-	require.ErrorIs(t, o.Admit(), errs.ErrPoisoned)
+	require.Equal(t, first, o.WaitVisible(t2, NewWaiter()))
+}
+
+// TestOracleFailedCommitFate: after a poisoning, a done commit learns its
+// fate from the failed timestamps at or below it: visible (nil) if there is
+// none once every earlier commit is done, ErrCommitUnknown if the first
+// failure below may have been logged, the poisoning error alone if one
+// below certainly was not (recovery stops there).
+func TestOracleFailedCommitFate(t *testing.T) {
+	poison := fmt.Errorf("%w: fsync: disk on fire", errs.ErrPoisoned)
+
+	t.Run("failure above waits for the slow commit below", func(t *testing.T) {
+		o := NewOracle(0)
+		slow, mine, failing := o.Next(), o.Next(), o.Next()
+		o.Done(mine)
+		w := waitAsync(o, mine)
+		o.Poison(poison)
+		o.Fail(failing, true)
+		requireBlocked(t, w) // slow may still succeed, and then mine is visible
+		o.Done(slow)
+		require.NoError(t, requireReturns(t, w))
+		require.Equal(t, mine, o.Visible(), "visible passes every done commit below the first failure")
+	})
+
+	t.Run("failure below with a record that may survive", func(t *testing.T) {
+		o := NewOracle(0)
+		failing, mine := o.Next(), o.Next()
+		o.Done(mine)
+		w := waitAsync(o, mine)
+		o.Poison(poison)
+		requireBlocked(t, w)
+		o.Fail(failing, true)
+		err := requireReturns(t, w)
+		require.ErrorIs(t, err, errs.ErrCommitUnknown)
+		require.ErrorIs(t, err, poison)
+		require.Zero(t, o.Visible())
+	})
+
+	t.Run("a refused record below decides over an unknown one", func(t *testing.T) {
+		o := NewOracle(0)
+		unknown, refused, mine := o.Next(), o.Next(), o.Next()
+		o.Done(mine)
+		o.Poison(poison)
+		o.Fail(refused, false)
+		o.Fail(unknown, true)
+		require.Equal(t, poison, o.WaitVisible(mine, NewWaiter()), "the gap at refused ends any recovered prefix below mine")
+		err := o.WaitVisible(unknown, NewWaiter())
+		require.ErrorIs(t, err, errs.ErrCommitUnknown)
+	})
+
+	t.Run("a failure above a visible commit changes nothing", func(t *testing.T) {
+		o := NewOracle(0)
+		mine, failing := o.Next(), o.Next()
+		o.Done(mine)
+		o.Poison(poison)
+		o.Fail(failing, false)
+		require.NoError(t, o.WaitVisible(mine, NewWaiter()))
+	})
 }
 
 func TestOracleAdmissionBound(t *testing.T) {

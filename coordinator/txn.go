@@ -338,8 +338,9 @@ func (t *Txn[V]) Rollback() {
 }
 
 // Commit validates and installs the buffered writes. It returns the commit
-// timestamp (0 when there was nothing to write) and an error wrapping
-// ErrConflict if validation failed, in which case nothing was installed.
+// timestamp (0 when there was nothing to write), or an error: one wrapping
+// ErrCommitUnknown if a WAL failure left the outcome open, any other (such
+// as ErrConflict, or ErrPoisoned alone) if the commit did not take effect.
 // Either way the transaction is finished.
 func (t *Txn[V]) Commit() (uint64, error) {
 	if t.done {
@@ -460,8 +461,9 @@ func (c *Coordinator[V]) commitTwoPhase(parts []*shard.Request[V], list []int) (
 	}
 	// Phase two: every participant voted yes; the commit is decided.
 	if e := c.oracle.Admit(); e != nil {
-		// Only a closing oracle refuses; the gate keeps that from happening
-		// while we are in flight, but release the locks regardless.
+		// A poisoned oracle refuses (a closing one cannot: the gate keeps
+		// it open while we are in flight). Nothing is installed yet: release
+		// the locks, and the commit did not take effect.
 		for _, i := range list {
 			parts[i].Kind = shard.KindAbort
 			c.shards[i].Do(parts[i])
@@ -483,10 +485,19 @@ func (c *Coordinator[V]) commitTwoPhase(parts []*shard.Request[V], list []int) (
 	for _, i := range list {
 		c.shards[i].Send(parts[i])
 	}
-	var failed error
+	// Recovery keeps a transaction only if every participant has its
+	// record, so if one participant's log refused it (its error does not
+	// wrap ErrCommitUnknown) it did not take effect; if every failed
+	// participant may have logged it, its outcome is unknown.
+	var failed, refused error
 	for _, i := range list {
 		c.shards[i].Wait(parts[i])
-		failed = errors.Join(failed, parts[i].Err)
+		if e := parts[i].Err; e != nil {
+			failed = errors.Join(failed, e)
+			if refused == nil && !errors.Is(e, errs.ErrCommitUnknown) {
+				refused = e
+			}
+		}
 	}
 	// Only now, with every participant done counting the group down on
 	// the first request, may any of them be reused.
@@ -497,6 +508,9 @@ func (c *Coordinator[V]) commitTwoPhase(parts []*shard.Request[V], list []int) (
 		// A participant could not make its record durable: the database is
 		// poisoned and ts never becomes visible (that participant never
 		// counted the group down).
+		if refused != nil {
+			return 0, refused
+		}
 		return 0, failed
 	}
 	return ts, c.waitVisible(ts)
@@ -552,10 +566,16 @@ func (s *TxnScanner[V]) Err() error { return s.base.Err() }
 // Close releases the scanner's buffers.
 func (s *TxnScanner[V]) Close() { s.base.Close() }
 
-// preferPoison returns the poisoning error instead of err if the database
-// was poisoned meanwhile: a conflict with a write that will never become
-// visible is not worth retrying.
+// preferPoison returns the poisoning error instead of err, a commit's
+// refusal before it installed anything, if the database was poisoned
+// meanwhile: a conflict with a write that will never become visible is not
+// worth retrying. Either way the commit did not take effect. An err from
+// the log (which wraps ErrPoisoned, and ErrCommitUnknown when the outcome
+// is unknown) is returned as is.
 func (c *Coordinator[V]) preferPoison(err error) error {
+	if errors.Is(err, errs.ErrPoisoned) {
+		return err
+	}
 	if p := c.oracle.Poisoned(); p != nil {
 		return p
 	}

@@ -16,6 +16,7 @@ var (
 	ErrTxnTooLarge     = errors.New("fluxmap: transaction too large")
 	ErrCorrupt         = errors.New("fluxmap: corrupt data")
 	ErrPoisoned        = errors.New("fluxmap: database poisoned by an earlier I/O failure")
+	ErrCommitUnknown   = errors.New("fluxmap: commit outcome unknown")
 	ErrMemoryLimit     = errors.New("fluxmap: memory limit exceeded")
 	ErrConfig          = errors.New("fluxmap: invalid configuration")
 	ErrInvalidArgument = errors.New("fluxmap: invalid argument")
@@ -46,3 +47,10 @@ type unprefixed struct{ err error }
 
 func (u unprefixed) Error() string { return strings.TrimPrefix(u.err.Error(), Prefix) }
 func (u unprefixed) Unwrap() error { return u.err }
+
+// CommitUnknown is the error of a commit that may or may not have taken
+// effect because of the durability failure poison (which wraps
+// ErrPoisoned): it wraps ErrCommitUnknown and poison.
+func CommitUnknown(poison error) error {
+	return Errorf("%w: %w", ErrCommitUnknown, poison)
+}
