@@ -1,104 +1,140 @@
 package mvcc
 
-import "hash/maphash"
+import (
+	"hash/maphash"
+	"sync/atomic"
+)
 
 // index is the List's point-lookup table: open addressing with linear
 // probing over node pointers, keyed by the node's own key. A slot costs 8
-// bytes and the table stays between 1/4 and 3/4 full, against ~30-50 bytes
-// per entry for a map[string]*Node (which also stores the key header), the
-// difference being most of what one more key costs beyond its own bytes.
-// Deletion shifts later entries of the probe run back, so there are no
-// tombstones and lookups never degrade.
+// bytes, against ~30-50 bytes per entry for a map[string]*Node (which also
+// stores the key header).
+//
+// The owner writes it; any goroutine may find in it. Every slot is an
+// atomic pointer, and a slot only ever changes from empty to a node, from a
+// node to the tombstone (a removal), or from the tombstone to a node (an
+// insert reusing it), so a probe never stops early: it ends at an empty
+// slot, which no key beyond it can be hashed past. Growing, shrinking or
+// clearing tombstones builds a new table and publishes it with one atomic
+// store; a reader still probing the old one finds every node that was in
+// it, and at worst a node removed since, whose versions tell it the key is
+// gone.
+//
+// A table is rebuilt when its used slots (nodes and tombstones) would pass
+// 3/4, to twice the size if more than half are live nodes and to the same
+// size otherwise, and when live nodes fall below 1/8 of it, to half.
 type index[V any] struct {
-	seed  maphash.Seed
-	slots []*Node[V] // len is a power of two, or 0
-	n     int
+	seed maphash.Seed
+	tab  atomic.Pointer[indexTable[V]]
+	tomb *Node[V] // marks a removed entry
+	live int      // nodes in the table
+	used int      // nodes and tombstones in the table
+}
+
+type indexTable[V any] struct {
+	slots []atomic.Pointer[Node[V]] // len is a power of two
 }
 
 const minIndexSlots = 8
 
-func (ix *index[V]) init() { ix.seed = maphash.MakeSeed() }
-
-func (ix *index[V]) home(key string) int {
-	return int(maphash.String(ix.seed, key) & uint64(len(ix.slots)-1))
+func (ix *index[V]) init() {
+	ix.seed = maphash.MakeSeed()
+	ix.tomb = new(Node[V])
 }
 
+func (ix *index[V]) home(key string, mask int) int {
+	return int(maphash.String(ix.seed, key) & uint64(mask))
+}
+
+// find returns key's node, or nil. Safe for any goroutine.
 func (ix *index[V]) find(key string) *Node[V] {
-	if ix.n == 0 {
+	t := ix.tab.Load()
+	if t == nil {
 		return nil
 	}
-	mask := len(ix.slots) - 1
-	for i := ix.home(key); ; i = (i + 1) & mask {
-		n := ix.slots[i]
+	mask := len(t.slots) - 1
+	for i := ix.home(key, mask); ; i = (i + 1) & mask {
+		n := t.slots[i].Load()
 		if n == nil {
 			return nil
 		}
-		if n.key == key {
+		if n != ix.tomb && n.key == key {
 			return n
 		}
 	}
 }
 
-// insert adds n, whose key must not be present.
+// insert adds n, whose key must not be present. Owner only.
 func (ix *index[V]) insert(n *Node[V]) {
-	if (ix.n+1)*4 > len(ix.slots)*3 {
-		ix.resize(max(minIndexSlots, len(ix.slots)*2))
-	}
-	mask := len(ix.slots) - 1
-	i := ix.home(n.key)
-	for ix.slots[i] != nil {
-		i = (i + 1) & mask
-	}
-	ix.slots[i] = n
-	ix.n++
-}
-
-// remove deletes key's node, if present.
-func (ix *index[V]) remove(key string) {
-	if ix.n == 0 {
-		return
-	}
-	mask := len(ix.slots) - 1
-	i := ix.home(key)
-	for {
-		n := ix.slots[i]
-		if n == nil {
-			return
+	t := ix.tab.Load()
+	if t == nil || (ix.used+1)*4 > len(t.slots)*3 {
+		size := minIndexSlots
+		if t != nil {
+			size = len(t.slots)
+			if (ix.live+1)*2 > size {
+				size *= 2
+			}
 		}
-		if n.key == key {
+		t = ix.rebuild(size)
+	}
+	mask := len(t.slots) - 1
+	i := ix.home(n.key, mask)
+	for {
+		cur := t.slots[i].Load()
+		if cur == nil {
+			ix.used++
+			break
+		}
+		if cur == ix.tomb {
 			break
 		}
 		i = (i + 1) & mask
 	}
-	// Backward-shift deletion: move each later member of the run into the
-	// hole if its home slot does not lie cyclically in (hole, its slot].
-	hole := i
-	for j := (i + 1) & mask; ix.slots[j] != nil; j = (j + 1) & mask {
-		h := ix.home(ix.slots[j].key)
-		if (j > hole && (h <= hole || h > j)) || (j < hole && h <= hole && h > j) {
-			ix.slots[hole] = ix.slots[j]
-			hole = j
+	t.slots[i].Store(n)
+	ix.live++
+}
+
+// remove deletes key's node, if present. Owner only.
+func (ix *index[V]) remove(key string) {
+	t := ix.tab.Load()
+	if t == nil {
+		return
+	}
+	mask := len(t.slots) - 1
+	for i := ix.home(key, mask); ; i = (i + 1) & mask {
+		n := t.slots[i].Load()
+		if n == nil {
+			return
+		}
+		if n != ix.tomb && n.key == key {
+			t.slots[i].Store(ix.tomb)
+			ix.live--
+			break
 		}
 	}
-	ix.slots[hole] = nil
-	ix.n--
-	if len(ix.slots) > minIndexSlots && ix.n*4 < len(ix.slots)/2 {
-		ix.resize(len(ix.slots) / 2)
+	if len(t.slots) > minIndexSlots && ix.live*8 < len(t.slots) {
+		ix.rebuild(len(t.slots) / 2)
 	}
 }
 
-func (ix *index[V]) resize(size int) {
-	old := ix.slots
-	ix.slots = make([]*Node[V], size)
+// rebuild publishes a table of size slots holding the live nodes.
+func (ix *index[V]) rebuild(size int) *indexTable[V] {
+	nt := &indexTable[V]{slots: make([]atomic.Pointer[Node[V]], size)}
 	mask := size - 1
-	for _, n := range old {
-		if n == nil {
-			continue
+	if old := ix.tab.Load(); old != nil {
+		for j := range old.slots {
+			n := old.slots[j].Load()
+			if n == nil || n == ix.tomb {
+				continue
+			}
+			i := ix.home(n.key, mask)
+			for nt.slots[i].Load() != nil {
+				i = (i + 1) & mask
+			}
+			nt.slots[i].Store(n)
 		}
-		i := ix.home(n.key)
-		for ix.slots[i] != nil {
-			i = (i + 1) & mask
-		}
-		ix.slots[i] = n
 	}
+	ix.used = ix.live
+	ix.tab.Store(nt)
+	return nt
 }

@@ -1,15 +1,22 @@
 package mvcc
 
-import "github.com/fluxmap/fluxmap/evict"
+import (
+	"sync/atomic"
+
+	"github.com/fluxmap/fluxmap/evict"
+)
 
 // MaxLevel bounds a node's tower. With p = 1/4 it serves 4^32 keys.
 const MaxLevel = 32
 
 // Node is one key in the skiplist: its version chain and its commit-time
-// lock state. Owned by the shard goroutine.
+// lock state. The shard goroutine alone writes it. Readers on any goroutine
+// may use Key, Next, Newest, NewestTS and At: key and prefix never change
+// after the node is published, and the chain head and the tower links are
+// atomic. Every other field is the owner's.
 type Node[V any] struct {
-	key string
-	top Version[V] // newest version, valid when versions > 0
+	key  string
+	head atomic.Pointer[Version[V]] // newest version; nil when there is none
 
 	// WriteLock is the id of the in-flight transaction that holds this key's
 	// write lock between prepare and commit/abort, or 0.
@@ -28,12 +35,16 @@ type Node[V any] struct {
 	// first time the node is tracked, so databases without a memory limit
 	// do not pay for it on every key.
 	Evict *evict.Links[Node[V]]
+	// Reads counts reads since the shard last drained them into the
+	// eviction order; readers on any goroutine add to it (see package
+	// shard).
+	Reads atomic.Uint32
 
 	// prefix holds the key's first 8 bytes, big-endian and zero-padded, so
 	// most comparisons during a descent touch only this node and never the
 	// key's separately allocated bytes.
 	prefix uint64
-	next   []*Node[V]
+	next   []atomic.Pointer[Node[V]]
 }
 
 // towered nodes carry their tower in the same allocation as the node; with
@@ -41,15 +52,15 @@ type Node[V any] struct {
 type (
 	node1[V any] struct {
 		Node[V]
-		tower [1]*Node[V]
+		tower [1]atomic.Pointer[Node[V]]
 	}
 	node2[V any] struct {
 		Node[V]
-		tower [2]*Node[V]
+		tower [2]atomic.Pointer[Node[V]]
 	}
 	node4[V any] struct {
 		Node[V]
-		tower [4]*Node[V]
+		tower [4]atomic.Pointer[Node[V]]
 	}
 )
 
@@ -69,7 +80,7 @@ func newNode[V any](key string, lvl int) *Node[V] {
 		x.next = x.tower[:lvl]
 		n = &x.Node
 	default:
-		n = &Node[V]{next: make([]*Node[V], lvl)}
+		n = &Node[V]{next: make([]atomic.Pointer[Node[V]], lvl)}
 	}
 	n.key = key
 	n.prefix = keyPrefix(key)
@@ -106,13 +117,22 @@ func (n *Node[V]) less(key string, kp uint64) bool {
 // Key returns the node's encoded key.
 func (n *Node[V]) Key() string { return n.key }
 
-// Next returns the following node in key order, or nil.
-func (n *Node[V]) Next() *Node[V] { return n.next[0] }
+// Next returns the following node in key order, or nil. Safe for any
+// goroutine: a reader on a node the owner has since unlinked still moves
+// forward, to nodes that were its successors then.
+func (n *Node[V]) Next() *Node[V] { return n.next[0].Load() }
 
 // List is an ordered map from encoded key to Node: a skiplist with a
 // configurable level probability (the Rust original's skiplist_p).
 //
-// A List must be used by one goroutine only.
+// One goroutine, the owner, writes a List (Upsert, Delete); any goroutine
+// may read it (Find, Seek, First, and the readers' methods of Node) with no
+// lock. A node is built whole, its tower links included, before the atomic
+// stores that link it in, bottom level first; unlinking stores the
+// successor into each predecessor and leaves the node's own links as they
+// were, so a reader standing on it moves on. What a reader that started
+// earlier may miss is only what was linked after it started (DESIGN.md
+// §4a says why that is safe).
 //
 // Besides the ordered skiplist, a hash index maps each key to its node, so a
 // point lookup costs one hash probe instead of a descent with a cache miss
@@ -121,8 +141,8 @@ func (n *Node[V]) Next() *Node[V] { return n.next[0] }
 type List[V any] struct {
 	index     index[V]
 	head      Node[V]
-	level     int
-	threshold uint64 // a level is promoted while rand < threshold (p * 2^64)
+	level     atomic.Int32 // levels in use; readers may see it lag, which costs nothing
+	threshold uint64       // a level is promoted while rand < threshold (p * 2^64)
 	rng       uint64
 	length    int
 	prev      [MaxLevel]*Node[V]
@@ -131,9 +151,10 @@ type List[V any] struct {
 // NewList returns an empty list whose towers grow with probability p per
 // level. p must lie in (0, 1); seed picks the level sequence.
 func NewList[V any](p float64, seed uint64) *List[V] {
-	l := &List[V]{level: 1, rng: seed | 1}
+	l := &List[V]{rng: seed | 1}
+	l.level.Store(1)
 	l.index.init()
-	l.head.next = make([]*Node[V], MaxLevel)
+	l.head.next = make([]atomic.Pointer[Node[V]], MaxLevel)
 	if t := p * (1 << 64); t >= 1<<64 {
 		l.threshold = ^uint64(0)
 	} else {
@@ -142,7 +163,7 @@ func NewList[V any](p float64, seed uint64) *List[V] {
 	return l
 }
 
-// Len returns the number of nodes.
+// Len returns the number of nodes. Owner only.
 func (l *List[V]) Len() int { return l.length }
 
 func (l *List[V]) randomLevel() int {
@@ -161,74 +182,84 @@ func (l *List[V]) randomLevel() int {
 }
 
 // findPrev fills l.prev with the rightmost node before key on every level
-// and returns the first node with Key >= key.
+// and returns the first node with Key >= key. Owner only.
 func (l *List[V]) findPrev(key string) *Node[V] {
 	kp := keyPrefix(key)
 	x := &l.head
-	for i := l.level - 1; i >= 0; i-- {
-		for nx := x.next[i]; nx != nil && nx.less(key, kp); nx = x.next[i] {
+	for i := int(l.level.Load()) - 1; i >= 0; i-- {
+		for nx := x.next[i].Load(); nx != nil && nx.less(key, kp); nx = x.next[i].Load() {
 			x = nx
 		}
 		l.prev[i] = x
 	}
-	return x.next[0]
+	return x.next[0].Load()
 }
 
-// Seek returns the first node with Key >= key, or nil.
+// Seek returns the first node with Key >= key, or nil. Safe for any
+// goroutine.
 func (l *List[V]) Seek(key string) *Node[V] {
 	kp := keyPrefix(key)
 	x := &l.head
-	for i := l.level - 1; i >= 0; i-- {
-		for nx := x.next[i]; nx != nil && nx.less(key, kp); nx = x.next[i] {
+	for i := int(l.level.Load()) - 1; i >= 0; i-- {
+		for nx := x.next[i].Load(); nx != nil && nx.less(key, kp); nx = x.next[i].Load() {
 			x = nx
 		}
 	}
-	return x.next[0]
+	return x.next[0].Load()
 }
 
-// First returns the smallest node, or nil.
-func (l *List[V]) First() *Node[V] { return l.head.next[0] }
+// First returns the smallest node, or nil. Safe for any goroutine.
+func (l *List[V]) First() *Node[V] { return l.head.next[0].Load() }
 
-// Find returns the node for key, or nil.
+// Find returns the node for key, or nil. Safe for any goroutine.
 func (l *List[V]) Find(key string) *Node[V] { return l.index.find(key) }
 
-// Upsert returns the node for key, creating an empty one if needed. The list
-// keeps key, so the caller must not mutate its backing bytes.
+// Upsert returns the node for key, creating and linking an empty one if
+// needed. The list keeps key, so the caller must not mutate its backing
+// bytes. Owner only.
 func (l *List[V]) Upsert(key string) *Node[V] {
 	if n := l.index.find(key); n != nil {
 		return n
 	}
 	l.findPrev(key)
 	lvl := l.randomLevel()
-	if lvl > l.level {
-		for i := l.level; i < lvl; i++ {
+	if cur := int(l.level.Load()); lvl > cur {
+		for i := cur; i < lvl; i++ {
 			l.prev[i] = &l.head
 		}
-		l.level = lvl
+		l.level.Store(int32(lvl))
 	}
 	n := newNode[V](key, lvl)
 	for i := 0; i < lvl; i++ {
-		n.next[i] = l.prev[i].next[i]
-		l.prev[i].next[i] = n
+		n.next[i].Store(l.prev[i].next[i].Load())
+	}
+	// Bottom level first: once a reader can reach n at all, it can reach it
+	// at level 0, where every lookup ends.
+	for i := 0; i < lvl; i++ {
+		l.prev[i].next[i].Store(n)
 	}
 	l.index.insert(n)
 	l.length++
 	return n
 }
 
-// Delete unlinks the node for key and reports whether it was present.
+// Delete unlinks the node for key and reports whether it was present. The
+// node's own links stay as they are, for readers standing on it. Owner
+// only.
 func (l *List[V]) Delete(key string) bool {
 	if l.index.find(key) == nil {
 		return false
 	}
 	n := l.findPrev(key)
 	l.index.remove(key)
-	for i := 0; i < len(n.next); i++ {
-		l.prev[i].next[i] = n.next[i]
+	for i := len(n.next) - 1; i >= 0; i-- {
+		l.prev[i].next[i].Store(n.next[i].Load())
 	}
-	for l.level > 1 && l.head.next[l.level-1] == nil {
-		l.level--
+	lvl := int(l.level.Load())
+	for lvl > 1 && l.head.next[lvl-1].Load() == nil {
+		lvl--
 	}
+	l.level.Store(int32(lvl))
 	l.length--
 	return true
 }

@@ -108,9 +108,9 @@ func checkList(t *testing.T, l *List[int], model []string) {
 		require.Equal(t, model, got)
 	}
 	// Every level must be a sorted sub-list of level 0 ending in nil.
-	for lvl := 0; lvl < l.level; lvl++ {
+	for lvl := 0; lvl < int(l.level.Load()); lvl++ {
 		var last *Node[int]
-		for n := l.head.next[lvl]; n != nil; n = n.next[lvl] {
+		for n := l.head.next[lvl].Load(); n != nil; n = n.next[lvl].Load() {
 			require.Greater(t, len(n.next), lvl, "node linked on a level above its tower")
 			if last != nil {
 				require.Less(t, last.key, n.key, "level %d out of order", lvl)
@@ -118,8 +118,8 @@ func checkList(t *testing.T, l *List[int], model []string) {
 			last = n
 		}
 	}
-	for lvl := l.level; lvl < MaxLevel; lvl++ {
-		require.Nil(t, l.head.next[lvl], "head links a level at or above l.level")
+	for lvl := int(l.level.Load()); lvl < MaxLevel; lvl++ {
+		require.Nil(t, l.head.next[lvl].Load(), "head links a level at or above l.level")
 	}
 }
 
@@ -187,7 +187,7 @@ func TestListRandomizedAgainstModel(t *testing.T) {
 				checkList(t, l, nil)
 				require.Nil(t, l.First())
 				require.Nil(t, l.Seek(""))
-				require.Equal(t, 1, l.level)
+				require.Equal(t, 1, int(l.level.Load()))
 			})
 		}
 	}
@@ -248,8 +248,8 @@ func TestListTowerHeights(t *testing.T) {
 		counts[len(node.next)]++
 	}
 	require.Equal(t, n, l.Len())
-	require.GreaterOrEqual(t, l.level, 6, "100k keys at p=1/4 should reach about log4(100k) ~ 8 levels")
-	require.LessOrEqual(t, l.level, 20)
+	require.GreaterOrEqual(t, int(l.level.Load()), 6, "100k keys at p=1/4 should reach about log4(100k) ~ 8 levels")
+	require.LessOrEqual(t, int(l.level.Load()), 20)
 	// The fraction of nodes taller than one level must be close to p.
 	taller := n - counts[1]
 	require.InDelta(t, 0.25, float64(taller)/n, 0.02, "promotion probability")
@@ -261,7 +261,7 @@ func TestListTowerHeights(t *testing.T) {
 		for i := range 20_000 {
 			l.Upsert(fmt.Sprintf("k%06d", i))
 		}
-		require.LessOrEqual(t, l.level, MaxLevel, "p=%v", p)
+		require.LessOrEqual(t, int(l.level.Load()), MaxLevel, "p=%v", p)
 		total, tall := 0, 0
 		for x := l.First(); x != nil; x = x.Next() {
 			total++
