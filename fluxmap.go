@@ -2,6 +2,7 @@ package fluxmap
 
 import (
 	"context"
+	"errors"
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
@@ -285,21 +286,32 @@ func (db *DB[K, V]) Transaction(ctx context.Context, fn func(*Tx[K, V]) error) e
 			db.nestProbes.Add(-1)
 		}
 	}()
+	var lost error // the last attempt's conflict
+	// end returns err, naming the last conflict too when ctx ended the
+	// retries: whichever step noticed, the caller learns both why it
+	// stopped and what it was retrying.
+	end := func(attempts int, err error) error {
+		if lost != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+			return errorf("transaction: giving up after %d attempts: %w (last: %w)", attempts, err, lost)
+		}
+		return err
+	}
 	for attempt := 0; ; attempt++ {
 		tx, err := db.begin(ctx, false)
 		if err != nil {
-			return err
+			return end(attempt, err)
 		}
 		if err := runTx(tx, fn); err != nil {
-			return err
+			return end(attempt+1, err)
 		}
 		if tx.state.Load() == txCommitted {
 			return nil // fn committed it itself
 		}
 		err = tx.Commit()
 		if err == nil || !isConflict(err) {
-			return err
+			return end(attempt+1, err)
 		}
+		lost = err
 		db.retries.Add(1)
 		if attempt+1 == nestProbeAfter {
 			probing = true
