@@ -189,29 +189,15 @@ func (c *Coordinator[V]) putReq(r *shard.Request[V]) {
 	c.reqs.Put(r)
 }
 
-// Get reads key at the current visible timestamp (an autocommit read).
+// Get reads key at the current visible timestamp (an autocommit read), on
+// the caller's goroutine (DESIGN.md §4a).
 func (c *Coordinator[V]) Get(key string) (V, bool, error) {
-	g, err := c.enter()
-	if err != nil {
+	if c.gate.closed.Load() {
 		var zero V
-		return zero, false, err
+		return zero, false, errs.ErrClosed
 	}
-	r := c.getReq()
-	r.Kind = shard.KindGet
-	r.TS = c.oracle.Visible()
-	r.Latest = true
-	r.Keys = append(r.Keys, key)
-	c.shards[c.ShardOf(key)].Do(r)
-	c.gate.exit(g)
-	res := r.Results[0]
-	c.putGetReq(r)
-	return res.Value, res.Found, nil
-}
-
-// putGetReq returns a request used for one KindGet to the pool.
-func (c *Coordinator[V]) putGetReq(r *shard.Request[V]) {
-	r.ResetGet()
-	c.reqs.Put(r)
+	v, ok := c.shards[c.ShardOf(key)].ReadLatest(key)
+	return v, ok, nil
 }
 
 // WriteOp is one autocommit write.

@@ -201,23 +201,14 @@ func (c *Coordinator[V]) checkpointShard(i int, ts uint64) error {
 	if err != nil {
 		return err
 	}
-	r := c.getReq()
-	defer c.putReq(r)
-	lo := ""
-	for {
-		r.Reset()
-		r.Kind, r.TS, r.Limit = shard.KindScan, ts, 1024
-		r.Span = shard.Span{Lo: lo, HiInf: true}
-		c.shards[i].Do(r)
-		for _, e := range r.Entries {
-			if err := cw.Add(e.Key, e.Expiry, func(dst []byte) ([]byte, error) { return d.cfg.Encode(dst, e.Value) }); err != nil {
-				return errors.Join(err, cw.Abort())
-			}
+	// The checkpoint's snapshot at ts is registered, so the cursor may read
+	// on this goroutine. Deadlines are evaluated now: an expired value is
+	// left out, as a read would leave it out.
+	var cu shard.Cursor[V]
+	for c.shards[i].Seek(&cu, shard.Span{HiInf: true}, ts, c.now()); cu.Valid(); cu.Next() {
+		if err := cw.Add(cu.Key(), cu.Expiry(), func(dst []byte) ([]byte, error) { return d.cfg.Encode(dst, cu.Value()) }); err != nil {
+			return errors.Join(err, cw.Abort())
 		}
-		if !r.More {
-			break
-		}
-		lo = r.Resume
 	}
 	if err := cw.Commit(); err != nil {
 		return errors.Join(err, cw.Abort()) // closes the file a failed step left open

@@ -187,55 +187,21 @@ func (t *Txn[V]) Get(key string) (V, bool, error) {
 		}
 		return w.Value, true, nil
 	}
-	g, err := t.c.enter()
-	if err != nil {
+	if t.c.gate.closed.Load() {
 		var zero V
-		return zero, false, err
+		return zero, false, errs.ErrClosed
 	}
-	r := t.c.getReq()
-	r.Kind = shard.KindGet
-	r.TS, r.Now = t.snap.TS, t.now
-	r.Keys = append(r.Keys, key)
-	t.c.shards[t.c.ShardOf(key)].Do(r)
-	t.c.gate.exit(g)
-	res := r.Results[0]
-	t.c.putGetReq(r)
+	v, ok := t.c.shards[t.c.ShardOf(key)].ReadAt(key, t.snap.TS, t.now)
 	t.recordRead(key)
-	return res.Value, res.Found, nil
+	return v, ok, nil
 }
 
-// getManyChunk is the most keys one GetMany round sends, so a huge call
-// holds no shard for long (each round is at most that many lookups on one
-// shard) and pooled requests do not keep huge buffers.
-const getManyChunk = 256
-
-// GetMany reads keys like Get, but sends every shard it needs one request
-// at once and waits for them together, so independent reads cost one round
-// trip instead of one each (one per getManyChunk keys). out[i] receives
-// keys[i]'s answer; len(out) must be len(keys).
+// GetMany reads keys like Get; out[i] receives keys[i]'s answer; len(out)
+// must be len(keys).
 func (t *Txn[V]) GetMany(keys []string, out []shard.ReadResult[V]) error {
-	for lo := 0; lo < len(keys); lo += getManyChunk {
-		hi := min(lo+getManyChunk, len(keys))
-		if err := t.getManyRound(keys[lo:hi], out[lo:hi]); err != nil {
-			return err
-		}
+	if t.c.gate.closed.Load() {
+		return errs.ErrClosed
 	}
-	return nil
-}
-
-func (t *Txn[V]) getManyRound(keys []string, out []shard.ReadResult[V]) error {
-	n := len(t.c.shards)
-	var reqBuf [16]*shard.Request[V]
-	var nextBuf [16]int
-	var toBuf [16]int // per key: its shard, or -1 when the write set answered
-	reqs, next, to := reqBuf[:], nextBuf[:], toBuf[:]
-	if n > len(reqBuf) {
-		reqs, next = make([]*shard.Request[V], n), make([]int, n)
-	}
-	if len(keys) > len(toBuf) {
-		to = make([]int, len(keys))
-	}
-	g, fanout := -1, 0 // fanout: how many shards are asked
 	for i, k := range keys {
 		if j := t.writes.find(k); j >= 0 {
 			if w := &t.writes.list[j]; t.live(w) {
@@ -243,53 +209,11 @@ func (t *Txn[V]) getManyRound(keys []string, out []shard.ReadResult[V]) error {
 			} else {
 				out[i] = shard.ReadResult[V]{}
 			}
-			to[i] = -1
 			continue
 		}
-		if g < 0 {
-			var err error
-			if g, err = t.c.enter(); err != nil {
-				return err
-			}
-		}
-		sh := t.c.ShardOf(k)
-		to[i] = sh
-		if reqs[sh] == nil {
-			r := t.c.getReq()
-			r.Kind, r.TS, r.Now = shard.KindGet, t.snap.TS, t.now
-			reqs[sh] = r
-			fanout++
-		}
-		reqs[sh].Keys = append(reqs[sh].Keys, k)
-	}
-	if g < 0 {
-		return nil // every key was in the write set
-	}
-	for sh, r := range reqs[:n] {
-		if r != nil {
-			r.Fanout = fanout > 1
-			t.c.shards[sh].Send(r)
-		}
-	}
-	for sh, r := range reqs[:n] {
-		if r != nil {
-			t.c.shards[sh].Wait(r)
-		}
-	}
-	t.c.gate.exit(g)
-	// A shard answers its keys in the order they were sent: their order in
-	// keys.
-	for i, k := range keys {
-		if sh := to[i]; sh >= 0 {
-			out[i] = reqs[sh].Results[next[sh]]
-			next[sh]++
-			t.recordRead(k)
-		}
-	}
-	for _, r := range reqs[:n] {
-		if r != nil {
-			t.c.putGetReq(r)
-		}
+		v, ok := t.c.shards[t.c.ShardOf(k)].ReadAt(k, t.snap.TS, t.now)
+		out[i] = shard.ReadResult[V]{Value: v, Found: ok}
+		t.recordRead(k)
 	}
 	return nil
 }

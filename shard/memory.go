@@ -37,6 +37,7 @@ type memState[V any] struct {
 	reserved    int64
 	published   atomic.Int64
 	tracker     *evict.Tracker[mvcc.Node[V]]
+	lfu         bool // tracker orders by frequency: every read counts
 	nodeBase    int64
 	versionBase int64
 	evictions   uint64
@@ -62,12 +63,19 @@ func newMemState[V any](cfg Memory[V]) *memState[V] {
 	}
 	if cfg.Budget > 0 && cfg.Policy != evict.Reject {
 		m.tracker = evict.New(cfg.Policy, nodeLinks[V])
+		m.lfu = cfg.Policy == evict.LFU
 	}
 	return m
 }
 
 // SetMemory configures accounting and the limit. Call it only before Run.
-func (s *Shard[V]) SetMemory(cfg Memory[V]) { s.mem = newMemState(cfg) }
+func (s *Shard[V]) SetMemory(cfg Memory[V]) {
+	s.mem = newMemState(cfg)
+	s.reads = nil
+	if s.mem.tracker != nil {
+		s.reads = new(readLog[V])
+	}
+}
 
 // SetNow replaces the wall clock TTLs are checked against (Unix
 // nanoseconds). Call it only before Run.
@@ -104,13 +112,6 @@ func (s *Shard[V]) charge(n *mvcc.Node[V], w *Write[V]) {
 		} else {
 			m.tracker.Touch(n)
 		}
-	}
-}
-
-// touch records a read of n for the eviction order.
-func (s *Shard[V]) touch(n *mvcc.Node[V]) {
-	if s.mem.tracker != nil {
-		s.mem.tracker.Touch(n)
 	}
 }
 

@@ -1,6 +1,7 @@
 package shard
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -16,13 +17,16 @@ func TestReceiveAfterCrossShardIdle(t *testing.T) {
 
 	for round := 0; round < 3; round++ {
 		r := NewRequest[string]()
-		r.Kind, r.TS, r.Keys, r.Fanout = KindGet, clock.Last(), []string{"k"}, true
+		r.Kind, r.TS, r.Writes = KindPrepare, clock.Last(), []Write[string]{put("p", "x")}
 		s.Do(r)
-		require.Equal(t, []ReadResult[string]{{Value: "v", Found: true}}, r.Results)
+		require.NoError(t, r.Err)
+		r.Kind = KindAbort
+		s.Do(r)                          // cross-shard requests: the shard yields before it parks
 		time.Sleep(2 * time.Millisecond) // past every yield: the shard parks
-		v, found := get(t, s, clock.Last(), "k")
+		ts := blind(t, s, put("k", fmt.Sprint(round)))
+		v, found := get(t, s, ts, "k")
 		require.True(t, found)
-		require.Equal(t, "v", v)
+		require.Equal(t, fmt.Sprint(round), v)
 	}
 }
 
@@ -32,14 +36,11 @@ func TestCrossShardRequests(t *testing.T) {
 		r    *Request[string]
 		want bool
 	}{
-		{"autocommit get", &Request[string]{Kind: KindGet, Latest: true}, false},
-		{"transaction get, one shard", &Request[string]{Kind: KindGet}, false},
-		{"transaction get, fanned out", &Request[string]{Kind: KindGet, Fanout: true}, true},
 		{"fast-path commit", &Request[string]{Kind: KindCommitOne}, false},
 		{"prepare", &Request[string]{Kind: KindPrepare}, true},
 		{"commit", &Request[string]{Kind: KindCommit}, true},
 		{"abort", &Request[string]{Kind: KindAbort}, true},
-		{"scan", &Request[string]{Kind: KindScan}, false},
+		{"vacuum", &Request[string]{Kind: KindVacuum}, false},
 	} {
 		require.Equal(t, tc.want, tc.r.crossShard(), tc.name)
 	}

@@ -9,15 +9,11 @@ import (
 // Kind says what a Request asks of the shard.
 type Kind uint8
 
+// Reads are no Kind: they run on the caller's goroutine (read.go).
 const (
-	// KindGet reads Keys at TS (deadlines at Now) into Results.
-	KindGet Kind = iota + 1
-	// KindScan reads up to Limit live entries of Span at TS (deadlines at
-	// Now) into Entries; More and Resume say where to continue.
-	KindScan
 	// KindCommitOne is the single-shard fast path: validate against TS (the
 	// start timestamp), allocate a commit timestamp, install, acknowledge.
-	KindCommitOne
+	KindCommitOne Kind = iota + 1
 	// KindPrepare is phase one of two-phase commit: validate against TS and
 	// take locks for Txn, or vote no.
 	KindPrepare
@@ -38,6 +34,10 @@ const (
 	KindVacuum
 	// KindStats answers with the shard's counters in Stats.
 	KindStats
+	// KindDrain moves the reads readers logged into the eviction order; a
+	// reader sends the shard's one drain request, unanswered, when it finds
+	// the read log full.
+	KindDrain
 )
 
 // Write is one buffered write of a transaction. Key must be a string the
@@ -67,13 +67,13 @@ func (s Span) Overlaps(o Span) bool {
 	return (s.HiInf || o.Lo < s.Hi) && (o.HiInf || s.Lo < o.Hi)
 }
 
-// ReadResult is the answer for one key of a KindGet.
+// ReadResult is the answer for one key of a multi-key read.
 type ReadResult[V any] struct {
 	Value V
 	Found bool
 }
 
-// KV is one entry of a scan chunk.
+// KV is one entry of a scan.
 type KV[V any] struct {
 	Key    string
 	Value  V
@@ -91,15 +91,11 @@ type Request[V any] struct {
 	// Txn identifies the lock owner; the shard sets it.
 	Txn uint64
 	// Now is the wall-clock time (Unix nanoseconds) of the sender's
-	// snapshot, 0 for none. KindGet and KindScan evaluate TTL deadlines at
-	// it, so every read of one snapshot agrees on which keys have expired;
-	// without it they use the shard's clock at the read. Validation
-	// (KindPrepare, KindCommitOne) refuses a version whose liveness at the
-	// shard's clock differs from its liveness at Now (see validate); without
-	// Now it skips that check.
+	// snapshot, 0 for none. Validation (KindPrepare, KindCommitOne) refuses
+	// a version whose liveness at the shard's clock differs from its
+	// liveness at Now (see validate); without Now it skips that check.
 	Now int64
 
-	Keys   []string   // KindGet
 	Reads  []string   // keys read, validated under Serializable
 	Ranges []Span     // spans scanned, validated under Serializable
 	Writes []Write[V] // buffered writes
@@ -114,23 +110,7 @@ type Request[V any] struct {
 	WantOld bool
 	// Evict marks a blind CommitOne delete as an eviction: the key's bytes
 	// are released at once and it counts in the eviction statistics.
-	Evict bool
-	// Fanout marks a KindGet sent together with requests to other shards
-	// (Txn.GetMany), so the shard waits for the next round as package
-	// internal/idle describes.
-	Fanout bool
-	// Latest marks an autocommit read: it may be served at a later
-	// timestamp than TS (the shard's vacuum floor), which a single-key read
-	// at any visible timestamp allows.
-	Latest bool
-
-	Span  Span // KindScan
-	Limit int  // KindScan: most entries per chunk
-
-	Results  []ReadResult[V]
-	Entries  []KV[V]
-	More     bool   // KindScan: the span has more; continue at Resume
-	Resume   string // KindScan
+	Evict    bool
 	CommitTS uint64 // KindCommitOne
 	Old      V
 	OldFound bool
@@ -190,11 +170,9 @@ func (r *Request[V]) lastOfGroup() bool {
 
 // crossShard reports whether r is one of several messages a caller sent to
 // different shards at once and waits on together: a phase of a two-phase
-// commit, or a Fanout read.
+// commit.
 func (r *Request[V]) crossShard() bool {
 	switch r.Kind {
-	case KindGet:
-		return r.Fanout
 	case KindPrepare, KindCommit, KindAbort:
 		return true
 	}
@@ -206,35 +184,18 @@ func NewRequest[V any]() *Request[V] {
 	return &Request[V]{done: make(chan struct{}, 1)}
 }
 
-// ResetGet is Reset for a request that was used only for one KindGet: it
-// clears just the fields a get touches (Kind, TS, Txn, Now, Latest, Keys,
-// Results), which is most of the cost of a pooled point read's reset
-// saved. Any other use needs Reset.
-func (r *Request[V]) ResetGet() {
-	clear(r.Keys)
-	clear(r.Results)
-	r.Keys, r.Results = r.Keys[:0], r.Results[:0]
-	r.Kind, r.TS, r.Txn, r.Now, r.Latest, r.Fanout = 0, 0, 0, 0, false, false
-}
-
 // Reset clears the request for reuse, keeping its buffers.
 func (r *Request[V]) Reset() {
 	var zero V
-	clear(r.Keys)
 	clear(r.Reads)
 	clear(r.Ranges)
 	clear(r.Writes)
-	clear(r.Results)
-	clear(r.Entries)
 	clear(r.nodes)
 	*r = Request[V]{
 		Participants: r.Participants[:0],
-		Keys:         r.Keys[:0],
 		Reads:        r.Reads[:0],
 		Ranges:       r.Ranges[:0],
 		Writes:       r.Writes[:0],
-		Results:      r.Results[:0],
-		Entries:      r.Entries[:0],
 		nodes:        r.nodes[:0],
 		Old:          zero,
 		done:         r.done,

@@ -1,6 +1,7 @@
 package shard
 
 import (
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -21,6 +22,8 @@ const maxBatch = 256
 type Clock interface {
 	Next() uint64
 	Done(ts uint64)
+	// Visible returns the visibility watermark (autocommit reads use it).
+	Visible() uint64
 }
 
 // Config configures a Shard.
@@ -45,22 +48,27 @@ type Shard[V any] struct {
 	clock  Clock
 	wal    *walWriter[V] // nil when in memory
 
+	// Written by the shard goroutine only; read by any goroutine (read.go).
+	list *mvcc.List[V]
+	// floor is the highest horizon vacuum has used, stored before the pass
+	// cuts anything: versions a reader below it needs may be gone.
+	floor     atomic.Uint64
+	reads     *readLog[V]                              // nil without an eviction order
+	dirtyView atomic.Pointer[map[string]dirtyWrite[V]] // only with faults.DirtyReads
+	drainReq  *Request[V]                              // what a reader sends when the read log is full
+
 	// Owned by the shard goroutine.
-	list   *mvcc.List[V]
 	ranges []rangeLock
 	dirty  map[string]dirtyWrite[V] // only with faults.DirtyReads
 	batch  []*Request[V]
 	acks   []*Request[V] // commits to acknowledge at the end of the batch
 	stats  Stats
-	// readFloor is the highest horizon vacuum has used: versions a reader
-	// below it needs may be gone, so Latest reads are served at it.
-	readFloor uint64
-	vacuum    *vacuumTask[V] // the pass in progress, if any
-	queued    []*Request[V]  // vacuum requests waiting for the current pass
-	mem       *memState[V]
-	now       func() int64 // wall clock for TTLs, Unix nanoseconds
-	reason    Reason       // why the last validation failed
-	idle      idle.Policy  // how the loop waits for its next request
+	vacuum *vacuumTask[V] // the pass in progress, if any
+	queued []*Request[V]  // vacuum requests waiting for the current pass
+	mem    *memState[V]
+	now    func() int64 // wall clock for TTLs, Unix nanoseconds
+	reason Reason       // why the last validation failed
+	idle   idle.Policy  // how the loop waits for its next request
 }
 
 type dirtyWrite[V any] struct {
@@ -114,6 +122,8 @@ func New[V any](cfg Config, d *Durability[V]) *Shard[V] {
 		now:    func() int64 { return time.Now().UnixNano() },
 		idle:   idle.New(),
 	}
+	s.drainReq = NewRequest[V]()
+	s.drainReq.Kind = KindDrain
 	if d != nil {
 		s.wal = newWALWriter(d, cfg.Clock, cfg.ID)
 	}
@@ -207,6 +217,10 @@ func (s *Shard[V]) Run() {
 				break drain
 			}
 		}
+		if s.reads != nil {
+			// Reads logged before this batch's writes count before them.
+			s.drainReads()
+		}
 		stopping, inTxn := false, false
 		for i, r := range s.batch {
 			if r == stopReq {
@@ -218,6 +232,9 @@ func (s *Shard[V]) Run() {
 				s.handle(r)
 			}
 			s.batch[i] = nil
+		}
+		if s.reads != nil {
+			s.drainReads()
 		}
 		s.evictIfNeeded()
 		// Publish before acknowledging, so a caller whose commit returned
@@ -241,12 +258,10 @@ func (s *Shard[V]) handle(r *Request[V]) {
 	// lock owner on this shard without a shared id counter.
 	r.Txn = uint64(uintptr(unsafe.Pointer(r)))
 	switch r.Kind {
-	case KindGet:
-		s.get(r)
-		reply(r)
-	case KindScan:
-		s.scan(r)
-		reply(r)
+	case KindDrain:
+		if s.reads != nil {
+			s.drainReads()
+		}
 	case KindCommitOne:
 		s.commitOne(r)
 	case KindPrepare:
@@ -322,60 +337,6 @@ func markDone[V any](clock Clock, r *Request[V]) {
 	}
 }
 
-func (s *Shard[V]) get(r *Request[V]) {
-	if r.Latest && r.TS < s.readFloor {
-		r.TS = s.readFloor
-	}
-	now := r.Now // 0: the shard's clock, read once and only if a deadline needs it
-	for _, k := range r.Keys {
-		if d, ok := s.dirty[k]; ok { // the injected G1a bug; nil map when off
-			r.Results = append(r.Results, ReadResult[V]{Value: d.w.Value, Found: !d.w.Tombstone})
-			continue
-		}
-		var res ReadResult[V]
-		if n := s.list.Find(k); n != nil {
-			if v := n.At(r.TS); v != nil && !v.Tombstone() {
-				if v.Expiry() != 0 && now == 0 {
-					now = s.now()
-				}
-				if v.LiveAt(now) {
-					res = ReadResult[V]{Value: v.Value, Found: true}
-					if s.mem.tracker != nil && !n.Newest().Tombstone() {
-						s.touch(n) // a deleted key is no eviction candidate, however old the snapshot
-					}
-				}
-			}
-		}
-		r.Results = append(r.Results, res)
-	}
-}
-
-func (s *Shard[V]) scan(r *Request[V]) {
-	limit := r.Limit
-	if limit <= 0 {
-		limit = 256
-	}
-	// Bound the nodes visited too, so a range full of tombstones or
-	// invisible versions cannot stall the shard.
-	budget := 4*limit + 64
-	now := r.Now
-	if now == 0 {
-		now = s.now()
-	}
-	hp := mvcc.KeyPrefix(r.Span.Hi)
-	n := s.list.Seek(r.Span.Lo)
-	for ; n != nil && (r.Span.HiInf || n.Before(r.Span.Hi, hp)); n = n.Next() {
-		if len(r.Entries) >= limit || budget == 0 {
-			r.More, r.Resume = true, n.Key()
-			return
-		}
-		budget--
-		if v := n.At(r.TS); v != nil && v.LiveAt(now) {
-			r.Entries = append(r.Entries, KV[V]{Key: n.Key(), Value: v.Value, Expiry: v.Expiry()})
-		}
-	}
-}
-
 func (s *Shard[V]) commitOne(r *Request[V]) {
 	if r.Blind {
 		r.Err = s.checkWriteLocks(r, false)
@@ -437,6 +398,7 @@ func (s *Shard[V]) prepare(r *Request[V]) {
 		for _, w := range r.Writes {
 			s.dirty[w.Key] = dirtyWrite[V]{w: w, txn: r.Txn}
 		}
+		s.publishDirty()
 	}
 	for _, k := range r.Reads {
 		s.list.Upsert(k).ReadLocks++
@@ -485,10 +447,13 @@ func (s *Shard[V]) writeNode(r *Request[V], i int) *mvcc.Node[V] {
 // release drops the locks a successful prepare of r took.
 func (s *Shard[V]) release(r *Request[V]) {
 	s.unreserve(r)
-	for k, d := range s.dirty {
-		if d.txn == r.Txn {
-			delete(s.dirty, k)
+	if len(s.dirty) > 0 {
+		for k, d := range s.dirty {
+			if d.txn == r.Txn {
+				delete(s.dirty, k)
+			}
 		}
+		s.publishDirty()
 	}
 	for i := range r.Writes {
 		if n := s.writeNode(r, i); n != nil && n.WriteLock == r.Txn {
@@ -512,6 +477,15 @@ func (s *Shard[V]) release(r *Request[V]) {
 		clear(s.ranges[len(kept):])
 		s.ranges = kept
 	}
+}
+
+// publishDirty gives readers a copy of the fault-injected dirty writes.
+func (s *Shard[V]) publishDirty() {
+	view := make(map[string]dirtyWrite[V], len(s.dirty))
+	for k, d := range s.dirty {
+		view[k] = d
+	}
+	s.dirtyView.Store(&view)
 }
 
 func (s *Shard[V]) dropIfUnused(n *mvcc.Node[V]) {

@@ -34,6 +34,18 @@ func (c *fakeClock) Done(ts uint64) {
 	c.done = append(c.done, ts)
 }
 
+// Visible is the largest timestamp marked done (the fake has no ring: in
+// these tests timestamps are marked done in order).
+func (c *fakeClock) Visible() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var v uint64
+	for _, ts := range c.done {
+		v = max(v, ts)
+	}
+	return v
+}
+
 func (c *fakeClock) Last() uint64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -89,12 +101,7 @@ func blind(t *testing.T, s *Shard[string], ws ...Write[string]) uint64 {
 
 func get(t *testing.T, s *Shard[string], ts uint64, key string) (string, bool) {
 	t.Helper()
-	r := NewRequest[string]()
-	r.Kind, r.TS, r.Keys = KindGet, ts, []string{key}
-	s.Do(r)
-	require.NoError(t, r.Err)
-	require.Len(t, r.Results, 1)
-	return r.Results[0].Value, r.Results[0].Found
+	return s.ReadAt(key, ts, 0)
 }
 
 // op is one step of a validation scenario. Steps naming the same txn reuse
@@ -356,32 +363,17 @@ func TestGetMVCC(t *testing.T) {
 		require.Equal(t, c.want, v, "Get at %d", c.ts)
 	}
 
-	// Several keys in one request, answered in order.
 	blind(t, s, put("j", "J"))
-	r := NewRequest[string]()
-	r.Kind, r.TS, r.Keys = KindGet, 5, []string{"missing", "j", "k", "k"}
-	s.Do(r)
-	require.Equal(t, []ReadResult[string]{{}, {Value: "J", Found: true}, {Value: "v4", Found: true}, {Value: "v4", Found: true}}, r.Results)
-	r.Reset()
-	r.Kind, r.TS, r.Keys = KindGet, 3, []string{"k", "j"}
-	s.Do(r)
-	require.Equal(t, []ReadResult[string]{{}, {}}, r.Results, "Reset must clear old results")
-
-	// ResetGet leaves a request that served a get (latest, so the shard
-	// may move TS) exactly as Reset would.
-	r.Reset()
-	r.Kind, r.TS, r.Latest, r.Keys = KindGet, 2, true, append(r.Keys, "k")
-	s.Do(r)
-	require.Equal(t, []ReadResult[string]{{Value: "v2", Found: true}}, r.Results)
-	r.ResetGet()
-	require.Zero(t, r.Kind)
-	require.Zero(t, r.TS)
-	require.Zero(t, r.Txn)
-	require.False(t, r.Latest)
-	require.Empty(t, r.Keys)
-	require.Empty(t, r.Results)
-	require.Equal(t, "", r.Keys[:1][0], "ResetGet must not keep the key alive")
-	require.Equal(t, ReadResult[string]{}, r.Results[:1][0], "nor the value")
+	for _, c := range []struct {
+		key   string
+		ts    uint64
+		want  string
+		found bool
+	}{{"missing", 5, "", false}, {"j", 5, "J", true}, {"j", 4, "", false}, {"k", 3, "", false}} {
+		v, found := get(t, s, c.ts, c.key)
+		require.Equal(t, c.found, found, "%s at %d", c.key, c.ts)
+		require.Equal(t, c.want, v, "%s at %d", c.key, c.ts)
+	}
 }
 
 func TestDeleteOfAbsentKeyInstallsNothing(t *testing.T) {
@@ -407,41 +399,23 @@ func TestDeleteOfAbsentKeyInstallsNothing(t *testing.T) {
 	sc.run(t, 4, op{txn: "T", kind: KindCommitOne, ts: deleted - 1, reads: []string{"k"}, writes: []Write[string]{put("y", "y")}, conflict: true})
 }
 
-// scanAll follows Resume until More is false and returns every entry and the
-// number of chunks.
-func scanAll(t *testing.T, s *Shard[string], ts uint64, sp Span, limit int) ([]KV[string], int) {
+// scanAll walks a cursor over sp at ts and returns every entry.
+func scanAll(t *testing.T, s *Shard[string], ts uint64, sp Span) []KV[string] {
 	t.Helper()
-	r := NewRequest[string]()
 	var out []KV[string]
-	chunks := 0
-	lo := sp.Lo
-	for {
-		r.Reset()
-		r.Kind, r.TS, r.Limit = KindScan, ts, limit
-		r.Span = Span{Lo: lo, Hi: sp.Hi, HiInf: sp.HiInf}
-		s.Do(r)
-		require.NoError(t, r.Err)
-		chunks++
-		if limit > 0 {
-			require.LessOrEqual(t, len(r.Entries), limit)
+	var c Cursor[string]
+	for s.Seek(&c, sp, ts, 1); c.Valid(); c.Next() {
+		require.True(t, sp.Contains(c.Key()), "entry %q outside %s", c.Key(), sp)
+		if len(out) > 0 {
+			require.Greater(t, c.Key(), out[len(out)-1].Key, "entries in key order")
 		}
-		for _, e := range r.Entries {
-			require.True(t, sp.Contains(e.Key), "entry %q outside %s", e.Key, sp)
-		}
-		out = append(out, r.Entries...)
-		if !r.More {
-			return out, chunks
-		}
-		require.Greater(t, r.Resume, lo, "Resume must make progress")
-		if len(r.Entries) > 0 {
-			require.Greater(t, r.Resume, r.Entries[len(r.Entries)-1].Key)
-		}
-		lo = r.Resume
-		require.Less(t, chunks, 100_000, "scan does not terminate")
+		out = append(out, KV[string]{Key: c.Key(), Value: c.Value(), Expiry: c.Expiry()})
+		require.Less(t, len(out), 1_000_000, "scan does not terminate")
 	}
+	return out
 }
 
-func TestScanChunks(t *testing.T) {
+func TestScanCursor(t *testing.T) {
 	s, _ := start(t)
 	var all []Write[string]
 	for i := range 100 {
@@ -475,30 +449,12 @@ func TestScanChunks(t *testing.T) {
 		return out
 	}
 
-	for _, limit := range []int{1, 7, 33, 100, 1000, 0} {
-		t.Run(fmt.Sprint(limit), func(t *testing.T) {
-			got, chunks := scanAll(t, s, ts1, Span{Lo: "", HiInf: true}, limit)
-			require.Equal(t, want(ts1, 0, 100), got)
-			if limit > 0 && limit < 100 {
-				require.GreaterOrEqual(t, chunks, 100/limit, "Limit must bound each chunk")
-			}
-			got, _ = scanAll(t, s, ts2, Span{Lo: "", HiInf: true}, limit)
-			require.Equal(t, want(ts2, 0, 100), got)
-			got, _ = scanAll(t, s, ts2, Span{Lo: "k010", Hi: "k050"}, limit)
-			require.Equal(t, want(ts2, 10, 50), got)
-			got, _ = scanAll(t, s, ts1, Span{Lo: "k010\x00", Hi: "k011"}, limit)
-			require.Empty(t, got)
-			got, _ = scanAll(t, s, 0, Span{Lo: "", HiInf: true}, limit)
-			require.Empty(t, got, "nothing is visible before the first commit")
-		})
-	}
-
-	// A chunk that fills exactly at the end of the span reports no more.
-	r := NewRequest[string]()
-	r.Kind, r.TS, r.Limit, r.Span = KindScan, ts1, 10, Span{Lo: "k000", Hi: "k010"}
-	s.Do(r)
-	require.Len(t, r.Entries, 10)
-	require.False(t, r.More)
+	require.Equal(t, want(ts1, 0, 100), scanAll(t, s, ts1, Span{Lo: "", HiInf: true}))
+	require.Equal(t, want(ts2, 0, 100), scanAll(t, s, ts2, Span{Lo: "", HiInf: true}))
+	require.Equal(t, want(ts2, 10, 50), scanAll(t, s, ts2, Span{Lo: "k010", Hi: "k050"}))
+	require.Empty(t, scanAll(t, s, ts1, Span{Lo: "k010\x00", Hi: "k011"}))
+	require.Empty(t, scanAll(t, s, ts1, Span{Lo: "k050", Hi: "k010"}), "an empty span")
+	require.Empty(t, scanAll(t, s, 0, Span{Lo: "", HiInf: true}), "nothing is visible before the first commit")
 }
 
 func TestScanSkipsLongTombstoneRuns(t *testing.T) {
@@ -515,15 +471,9 @@ func TestScanSkipsLongTombstoneRuns(t *testing.T) {
 	ts := blind(t, s, put("live", "L"))
 	blind(t, s, put("zzz", "after")) // outside the span
 
-	for _, limit := range []int{1, 10} {
-		got, chunks := scanAll(t, s, ts, Span{Lo: "", Hi: "zzz"}, limit)
-		require.Equal(t, []KV[string]{{Key: "live", Value: "L"}}, got)
-		require.Greater(t, chunks, 1, "the per-chunk node budget must split a scan over %d tombstones", n)
-	}
-
+	require.Equal(t, []KV[string]{{Key: "live", Value: "L"}}, scanAll(t, s, ts, Span{Lo: "", Hi: "zzz"}))
 	// Scanning at a timestamp before the deletes sees every key.
-	got, _ := scanAll(t, s, 1, Span{Lo: "", HiInf: true}, 500)
-	require.Len(t, got, n)
+	require.Len(t, scanAll(t, s, 1, Span{Lo: "", HiInf: true}), n)
 }
 
 func TestCommitOneWantOld(t *testing.T) {
@@ -594,14 +544,12 @@ func TestConcurrentCounter(t *testing.T) {
 				// is safe; Last may be a commit in flight, so use Dones.
 				ds := clock.Dones()
 				start := ds[len(ds)-1]
-				r.Reset()
-				r.Kind, r.TS, r.Keys = KindGet, start, []string{"n"}
-				s.Do(r)
-				if !assert.True(t, r.Results[0].Found) {
+				val, found := s.ReadAt("n", start, 0)
+				if !assert.True(t, found) {
 					return
 				}
 				var v int
-				_, err := fmt.Sscan(r.Results[0].Value, &v)
+				_, err := fmt.Sscan(val, &v)
 				if !assert.NoError(t, err) {
 					return
 				}
@@ -633,11 +581,7 @@ func TestBatchedRequests(t *testing.T) {
 	reqs := make([]*Request[string], n)
 	for i := range reqs {
 		r := NewRequest[string]()
-		if i%3 == 2 {
-			r.Kind, r.TS, r.Keys = KindGet, ^uint64(0), []string{fmt.Sprintf("k%03d", i-1)}
-		} else {
-			r.Kind, r.Blind, r.Writes = KindCommitOne, true, []Write[string]{put(fmt.Sprintf("k%03d", i), fmt.Sprint(i))}
-		}
+		r.Kind, r.Blind, r.Writes = KindCommitOne, true, []Write[string]{put(fmt.Sprintf("k%03d", i), fmt.Sprint(i))}
 		reqs[i] = r
 	}
 	var senders sync.WaitGroup
@@ -650,13 +594,11 @@ func TestBatchedRequests(t *testing.T) {
 	for i, r := range reqs {
 		s.Wait(r)
 		require.NoError(t, r.Err)
-		if r.Kind == KindGet {
-			// Requests are handled in inbox order, so the commit just
-			// before this read is installed.
-			require.Equal(t, []ReadResult[string]{{Value: fmt.Sprint(i - 1), Found: true}}, r.Results)
-		} else {
-			tss = append(tss, r.CommitTS)
-		}
+		tss = append(tss, r.CommitTS)
+		// An answered commit is installed: a read at its timestamp sees it.
+		v, found := get(t, s, r.CommitTS, fmt.Sprintf("k%03d", i))
+		require.True(t, found)
+		require.Equal(t, fmt.Sprint(i), v)
 	}
 	senders.Wait()
 	for i, ts := range tss {

@@ -39,19 +39,23 @@ func TestReadsEvaluateDeadlinesAtSnapshotTime(t *testing.T) {
 		now  int64
 		live bool
 	}{{0, false}, {99, true}, {100, false}} {
-		r := NewRequest[string]()
-		r.Kind, r.TS, r.Now, r.Keys = KindGet, ts, tc.now, []string{"ttl"}
-		s.Do(r)
-		require.Equal(t, tc.live, r.Results[0].Found, "get at snapshot time %d", tc.now)
+		_, found := s.ReadAt("ttl", ts, tc.now)
+		require.Equal(t, tc.live, found, "get at snapshot time %d", tc.now)
 
-		r = NewRequest[string]()
-		r.Kind, r.TS, r.Now, r.Limit, r.Span = KindScan, ts, tc.now, 10, Span{HiInf: true}
-		s.Do(r)
+		now := tc.now
+		if now == 0 {
+			now = c.now.Load() // a scan evaluates every deadline at one time
+		}
 		want := 1
 		if tc.live {
 			want = 2
 		}
-		require.Len(t, r.Entries, want, "scan at snapshot time %d", tc.now)
+		var cu Cursor[string]
+		got := 0
+		for s.Seek(&cu, Span{HiInf: true}, ts, now); cu.Valid(); cu.Next() {
+			got++
+		}
+		require.Equal(t, want, got, "scan at snapshot time %d", tc.now)
 	}
 }
 

@@ -33,8 +33,8 @@ func (s *Shard[V]) beginPass(reqs []*Request[V]) {
 	for _, r := range reqs {
 		h = max(h, r.TS)
 	}
-	if h > s.readFloor {
-		s.readFloor = h
+	if h > s.floor.Load() {
+		s.floor.Store(h) // before the pass cuts anything: see ReadLatest
 	}
 	s.vacuum = &vacuumTask[V]{reqs: reqs, horizon: h}
 }

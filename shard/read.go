@@ -1,0 +1,220 @@
+package shard
+
+import (
+	"sync/atomic"
+
+	"github.com/fluxmap/fluxmap/mvcc"
+)
+
+// Reads run on the caller's goroutine, over the data the shard publishes,
+// with no message and no lock (DESIGN.md §4a). The methods in this file are
+// the only ones a goroutine other than the shard's may call on its data;
+// everything they touch is immutable once published or atomic:
+//   - the list (mvcc.List: nodes, towers, version chains, the hash index);
+//   - floor, the horizon of the newest vacuum pass, stored before that pass
+//     cuts anything;
+//   - the read log (readLog), which readers fill and the shard drains;
+//   - dirtyView, the fault-injected dirty writes (faults.DirtyReads only);
+//   - fields fixed before Run: now, mem (and its tracker), clock.
+//
+// A read at ts is complete: a shard installs a commit's versions before its
+// timestamp is marked done, visible passes a timestamp only once every
+// participant marked it, and the reader loaded visible (or holds a snapshot
+// at or below it) before it read. Versions newer than ts may be reachable
+// too, and are skipped.
+
+// ReadAt returns key's value at ts, with TTL deadlines evaluated at wall-
+// clock time now (Unix nanoseconds; 0: the shard's clock, read only if the
+// version has a deadline). The caller must hold a registered snapshot at or
+// below ts, so vacuum keeps what it reads; ReadLatest needs none. Safe for
+// any goroutine; it allocates nothing.
+func (s *Shard[V]) ReadAt(key string, ts uint64, now int64) (V, bool) {
+	var zero V
+	if d := s.dirtyView.Load(); d != nil { // the injected G1a bug; nil when off
+		if dw, ok := (*d)[key]; ok {
+			return dw.w.Value, !dw.w.Tombstone
+		}
+	}
+	n := s.list.Find(key)
+	if n == nil {
+		return zero, false
+	}
+	v := n.At(ts)
+	if v == nil || v.Tombstone() {
+		return zero, false
+	}
+	if v.Expiry() != 0 {
+		if now == 0 {
+			now = s.now()
+		}
+		if !v.LiveAt(now) {
+			return zero, false
+		}
+	}
+	if l := s.reads; l != nil {
+		l.note(s, n)
+	}
+	return v.Value, true
+}
+
+// ReadLatest returns key's value at the newest visible timestamp, without a
+// registered snapshot: a single-key read at any visible timestamp is
+// linearizable. It writes no shared memory (eviction bookkeeping aside).
+// Vacuum publishes its horizon in floor before it cuts anything, so if
+// floor has not passed the read's timestamp after the read, nothing the
+// read needed was cut; otherwise it reads again at a newer one. Only a
+// "not found" or a chain that ended early could have been wrong: a
+// version found at or below the timestamp is the right one, since vacuum
+// cuts only the older end of a chain (or a whole node whose newest version
+// is a tombstone at or below the horizon). Safe for any goroutine.
+func (s *Shard[V]) ReadLatest(key string) (V, bool) {
+	ts := s.clock.Visible()
+	for {
+		v, ok := s.ReadAt(key, ts, 0)
+		f := s.floor.Load()
+		if f <= ts {
+			return v, ok
+		}
+		ts = max(f, s.clock.Visible())
+	}
+}
+
+// Cursor walks one shard's live entries of a span at a timestamp, in key
+// order, on the caller's goroutine. The caller must hold a registered
+// snapshot at or below the cursor's timestamp while it uses the cursor. A
+// Cursor is used by one goroutine.
+type Cursor[V any] struct {
+	s      *Shard[V]
+	n      *mvcc.Node[V]
+	ts     uint64
+	now    int64
+	hi     string
+	hiInf  bool
+	hp     uint64
+	key    string
+	value  V
+	expiry int64
+	valid  bool
+}
+
+// Seek positions c at the first live entry of span at ts (TTL deadlines at
+// now, which must not be 0: a scan evaluates every deadline at one time).
+// Safe for any goroutine.
+func (s *Shard[V]) Seek(c *Cursor[V], span Span, ts uint64, now int64) {
+	*c = Cursor[V]{s: s, ts: ts, now: now, hi: span.Hi, hiInf: span.HiInf, hp: mvcc.KeyPrefix(span.Hi)}
+	if !span.HiInf && span.Lo >= span.Hi {
+		return
+	}
+	c.n = s.list.Seek(span.Lo)
+	c.settle()
+}
+
+// settle moves c from c.n to the first node at or after it that holds a
+// live entry within the span.
+func (c *Cursor[V]) settle() {
+	for n := c.n; n != nil; n = n.Next() {
+		if !c.hiInf && !n.Before(c.hi, c.hp) {
+			break
+		}
+		if v := n.At(c.ts); v != nil && v.LiveAt(c.now) {
+			c.n, c.key, c.value, c.expiry, c.valid = n, n.Key(), v.Value, v.Expiry(), true
+			return
+		}
+	}
+	var zero V
+	c.n, c.key, c.value, c.expiry, c.valid = nil, "", zero, 0, false
+}
+
+// Valid reports whether c is at an entry.
+func (c *Cursor[V]) Valid() bool { return c.valid }
+
+// Key, Value and Expiry describe the entry c is at.
+func (c *Cursor[V]) Key() string   { return c.key }
+func (c *Cursor[V]) Value() V      { return c.value }
+func (c *Cursor[V]) Expiry() int64 { return c.expiry }
+
+// Next moves c to the next live entry.
+func (c *Cursor[V]) Next() {
+	if !c.valid {
+		return
+	}
+	c.n = c.n.Next()
+	c.settle()
+}
+
+const (
+	// readLogSize is how many reads a shard's read log holds between
+	// drains.
+	readLogSize = 2048
+	// maxTouches bounds the reads of one key that one drain counts.
+	maxTouches = 64
+)
+
+// readLog records reads for the eviction order (LRU, LFU), which only the
+// shard may edit: a reader adds to the node's Reads count and, if it was the
+// first read since the last drain, appends the node to the log; the shard
+// drains the log into its tracker, in log order, before it picks victims
+// (drainReads). So on a quiet database every read counts, in the order it
+// happened. Under load the log is lossy by design, as Caffeine's read
+// buffers are: a read that finds the log full is dropped (its node's count
+// reset, so a later read can log it again), and the reader that fills the
+// log asks the shard to drain it. Under LRU a node's count stops at 1 until
+// the drain, so a hot key costs its readers one load, not a write; under
+// LFU every read adds one, and the drain counts them all.
+type readLog[V any] struct {
+	pos   atomic.Uint32
+	_     [60]byte // keep pos off the slots' cache lines
+	slots [readLogSize]atomic.Pointer[mvcc.Node[V]]
+}
+
+// note records a read of n; see readLog.
+func (l *readLog[V]) note(s *Shard[V], n *mvcc.Node[V]) {
+	if s.mem.lfu {
+		if n.Reads.Add(1) != 1 {
+			return
+		}
+	} else if n.Reads.Load() != 0 || !n.Reads.CompareAndSwap(0, 1) {
+		return
+	}
+	i := l.pos.Add(1) - 1
+	if i >= readLogSize {
+		n.Reads.Store(0)
+		if i == readLogSize {
+			select {
+			case s.inbox <- s.drainReq:
+			default: // the inbox is full: the shard drains before its next eviction anyway
+			}
+		}
+		return
+	}
+	if old := l.slots[i].Swap(n); old != nil && old != n {
+		// A slot the last drain missed (its reader stored late): let that
+		// node be logged again.
+		old.Reads.Store(0)
+	}
+}
+
+// drainReads moves the logged reads into the eviction order. Shard
+// goroutine only.
+func (s *Shard[V]) drainReads() {
+	l := s.reads
+	end := min(l.pos.Load(), readLogSize)
+	for i := range end {
+		n := l.slots[i].Swap(nil)
+		if n == nil {
+			continue // its reader has not stored it yet; the slot is taken care of on reuse
+		}
+		k := n.Reads.Swap(0)
+		// A deleted or unlinked key is no eviction candidate, however old the
+		// snapshot that read it.
+		if v := n.Newest(); v == nil || v.Tombstone() || n.Charge == 0 {
+			continue
+		}
+		// Under LFU one drain counts at most maxTouches reads of a key, so a
+		// hot key costs the drain a bounded loop.
+		for range min(max(k, 1), maxTouches) {
+			s.mem.tracker.Touch(n)
+		}
+	}
+	l.pos.Store(0)
+}
