@@ -218,6 +218,9 @@ func writeManifest(fs wal.FS, dir string, m manifest) error {
 	body := m.body()
 	data := fmt.Sprintf("%scrc %08x\n", body, crc32.Checksum([]byte(body), castagnoli))
 	tmp := path.Join(dir, manifestName+".tmp")
+	if err := removeNonRegular(fs, tmp); err != nil {
+		return err
+	}
 	f, err := fs.Create(tmp)
 	if err != nil {
 		return err
@@ -237,4 +240,15 @@ func writeManifest(fs wal.FS, dir string, m manifest) error {
 		return err
 	}
 	return fs.SyncDir(dir)
+}
+
+// removeNonRegular removes name if it exists and is not a regular file (a
+// symbolic link, say), so that creating it cannot write through a link to a
+// file outside the directory. Removing a link leaves its target alone.
+func removeNonRegular(fs wal.FS, name string) error {
+	mode, err := fs.Lstat(name)
+	if err != nil || mode.IsRegular() {
+		return nil // absent, or Create will say what is wrong
+	}
+	return fs.Remove(name)
 }

@@ -2,6 +2,7 @@ package coordinator
 
 import (
 	"cmp"
+	"math"
 	"errors"
 	"fmt"
 	"io"
@@ -246,13 +247,16 @@ func nextGen(fs wal.FS, dir string, cur uint64) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	next := cur + 1
+	last := cur
 	for _, name := range names {
-		if g, ok := parseGenName(name); ok && g >= next {
-			next = g + 1
+		if g, ok := parseGenName(name); ok {
+			last = max(last, g)
 		}
 	}
-	return next, nil
+	if last == math.MaxUint64 {
+		return 0, fmt.Errorf("%s holds %s: no generation number is left above it", dir, genName(last))
+	}
+	return last + 1, nil
 }
 
 // buildGeneration writes generation gen: per shard a directory, a

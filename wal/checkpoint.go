@@ -81,6 +81,13 @@ func CreateCheckpoint(fs FS, dir string, ts uint64, owner Owner) (*CheckpointWri
 		tmp:   checkpointName(dir, ts, ".tmp"),
 		final: checkpointName(dir, ts, ".ckpt"),
 	}
+	// A leftover temporary name that is not a regular file (a symbolic
+	// link) is removed first, so the checkpoint never writes through it.
+	if mode, err := fs.Lstat(w.tmp); err == nil && !mode.IsRegular() {
+		if err := fs.Remove(w.tmp); err != nil {
+			return nil, fmt.Errorf("wal: remove %s: %w", w.tmp, err)
+		}
+	}
 	f, err := fs.Create(w.tmp)
 	if err != nil {
 		return nil, fmt.Errorf("wal: create %s: %w", w.tmp, err)

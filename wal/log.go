@@ -362,8 +362,10 @@ func (l *Log) Reset() error {
 	return l.retire(len(l.segs) - 1)
 }
 
-// retire moves segs[:n] to the pool or removes them, then syncs the
-// directory. Oldest go first, so a crash midway leaves a suffix of the log.
+// retire moves segs[:n] to the pool or removes them, oldest first, syncing
+// the directory after each: a crash midway then leaves a suffix of the log
+// on any file system, not only on those that journal directory changes in
+// order (a gap in the segment numbers is corruption to Replay).
 func (l *Log) retire(n int) error {
 	if n == 0 {
 		return nil
@@ -380,11 +382,11 @@ func (l *Log) retire(n int) error {
 		} else if err := l.fs.Remove(s.name); err != nil {
 			return l.fail("remove", s.name, err)
 		}
+		if err := l.fs.SyncDir(l.dir); err != nil {
+			return l.fail("sync dir", l.dir, err)
+		}
 	}
 	l.segs = append(l.segs[:0], l.segs[n:]...)
-	if err := l.fs.SyncDir(l.dir); err != nil {
-		return l.fail("sync dir", l.dir, err)
-	}
 	return nil
 }
 

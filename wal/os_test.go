@@ -97,3 +97,26 @@ func TestOSFSFile(t *testing.T) {
 	_, err = fs.List(filepath.Join(dir, "missing"))
 	require.ErrorIs(t, err, os.ErrNotExist)
 }
+
+// TestCheckpointTempNeverFollowsLink: a symbolic link left at a
+// checkpoint's temporary name is replaced, not written through; the file
+// it pointed to is untouched and the checkpoint is a regular file.
+func TestCheckpointTempNeverFollowsLink(t *testing.T) {
+	fs := wal.OSFS()
+	dir := t.TempDir()
+	victim := filepath.Join(t.TempDir(), "precious.txt")
+	require.NoError(t, os.WriteFile(victim, []byte("user data"), 0o600))
+	require.NoError(t, os.Symlink(victim, filepath.Join(dir, "ckpt-0000000000000007.tmp")))
+	writeCheckpoint(t, fs, dir, 7, sampleEntries(3))
+	b, err := os.ReadFile(victim)
+	require.NoError(t, err)
+	require.Equal(t, "user data", string(b))
+	fi, err := os.Lstat(filepath.Join(dir, "ckpt-0000000000000007.ckpt"))
+	require.NoError(t, err)
+	require.True(t, fi.Mode().IsRegular())
+	ts, found, got, err := readCheckpoint(t, fs, dir)
+	require.NoError(t, err)
+	require.True(t, found)
+	require.EqualValues(t, 7, ts)
+	require.Len(t, got, 3)
+}
