@@ -2,11 +2,11 @@ package coordinator
 
 import (
 	"cmp"
-	"math"
 	"errors"
 	"fmt"
 	"io"
 	iofs "io/fs"
+	"math"
 	"path"
 	"runtime"
 	"slices"
