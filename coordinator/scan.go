@@ -1,15 +1,15 @@
 package coordinator
 
 import (
-	"container/heap"
-
 	"github.com/fluxmap/fluxmap/internal/errs"
 	"github.com/fluxmap/fluxmap/shard"
 )
 
 // Scanner merges the shards' ordered cursors over one span at one
 // timestamp into key order, on the caller's goroutine (DESIGN.md §4a): a
-// k-way merge through a heap of the cursors that have an entry. It walks
+// k-way merge through a binary min-heap, by current key, of the cursors
+// that have an entry (hand-written: container/heap's interface calls cost
+// more than the comparisons). It walks
 // each shard's list only as far as the entries it returns, so a scan
 // stopped early costs what it read. A Scanner is used by one goroutine.
 type Scanner[V any] struct {
@@ -18,9 +18,11 @@ type Scanner[V any] struct {
 	now     int64 // the snapshot's wall-clock time for TTL deadlines
 	span    shard.Span
 	cursors []shard.Cursor[V]
-	heap    cursorHeap[V]
+	heap    []*shard.Cursor[V]
 	err     error
 	started bool
+	buf     [4]shard.Cursor[V] // cursors for up to 4 shards, in the same allocation
+	hbuf    [4]*shard.Cursor[V]
 }
 
 // NewScanner returns a scanner over span at ts that evaluates TTL
@@ -38,8 +40,12 @@ func (s *Scanner[V]) start() {
 		s.err = errs.ErrClosed
 		return
 	}
-	s.cursors = make([]shard.Cursor[V], len(s.c.shards))
-	s.heap = make(cursorHeap[V], 0, len(s.c.shards))
+	n := len(s.c.shards)
+	s.cursors, s.heap = s.buf[:0], s.hbuf[:0]
+	if n > len(s.buf) {
+		s.cursors, s.heap = make([]shard.Cursor[V], 0, n), make([]*shard.Cursor[V], 0, n)
+	}
+	s.cursors = s.cursors[:n]
 	for i, sh := range s.c.shards {
 		cu := &s.cursors[i]
 		sh.Seek(cu, s.span, s.ts, s.now)
@@ -47,7 +53,28 @@ func (s *Scanner[V]) start() {
 			s.heap = append(s.heap, cu)
 		}
 	}
-	heap.Init(&s.heap)
+	for i := len(s.heap)/2 - 1; i >= 0; i-- {
+		s.down(i)
+	}
+}
+
+// down restores heap order below i.
+func (s *Scanner[V]) down(i int) {
+	h := s.heap
+	for {
+		m := 2*i + 1
+		if m >= len(h) {
+			return
+		}
+		if r := m + 1; r < len(h) && h[r].Less(h[m]) {
+			m = r
+		}
+		if !h[m].Less(h[i]) {
+			return
+		}
+		h[i], h[m] = h[m], h[i]
+		i = m
+	}
 }
 
 // Next returns the next entry in key order; ok is false at the end or on
@@ -66,11 +93,12 @@ func (s *Scanner[V]) Next() (key string, val V, ok bool) {
 	cu := s.heap[0]
 	key, val = cu.Key(), cu.Value()
 	cu.Next()
-	if cu.Valid() {
-		heap.Fix(&s.heap, 0)
-	} else {
-		heap.Pop(&s.heap)
+	if !cu.Valid() {
+		last := len(s.heap) - 1
+		s.heap[0], s.heap[last] = s.heap[last], nil
+		s.heap = s.heap[:last]
 	}
+	s.down(0)
 	return key, val, true
 }
 
@@ -81,18 +109,4 @@ func (s *Scanner[V]) Err() error { return s.err }
 func (s *Scanner[V]) Close() {
 	s.heap, s.cursors = nil, nil
 	s.started = true
-}
-
-type cursorHeap[V any] []*shard.Cursor[V]
-
-func (h cursorHeap[V]) Len() int           { return len(h) }
-func (h cursorHeap[V]) Less(i, j int) bool { return h[i].Key() < h[j].Key() }
-func (h cursorHeap[V]) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *cursorHeap[V]) Push(x any)        { *h = append(*h, x.(*shard.Cursor[V])) }
-func (h *cursorHeap[V]) Pop() any {
-	old := *h
-	x := old[len(old)-1]
-	old[len(old)-1] = nil
-	*h = old[:len(old)-1]
-	return x
 }

@@ -40,10 +40,12 @@ type Node[V any] struct {
 	// shard).
 	Reads atomic.Uint32
 
-	// prefix holds the key's first 8 bytes, big-endian and zero-padded, so
-	// most comparisons during a descent touch only this node and never the
-	// key's separately allocated bytes.
-	prefix uint64
+	// prefix holds the key's first 16 bytes, as two big-endian words,
+	// zero-padded, so most comparisons during a descent or a scan touch
+	// only this node and never the key's separately allocated bytes (it
+	// fits the node's size class: the node with a tower of one or two is
+	// 112 or 128 bytes with or without the second word).
+	prefix Prefix
 	next   []atomic.Pointer[Node[V]]
 }
 
@@ -83,36 +85,54 @@ func newNode[V any](key string, lvl int) *Node[V] {
 		n = &Node[V]{next: make([]atomic.Pointer[Node[V]], lvl)}
 	}
 	n.key = key
-	n.prefix = keyPrefix(key)
+	n.prefix = PrefixOf(key)
 	return n
 }
 
-// Before reports whether n's key sorts before key, whose KeyPrefix is kp.
-// Most calls decide on the prefix alone and never load the key's bytes.
-func (n *Node[V]) Before(key string, kp uint64) bool { return n.less(key, kp) }
+// Before reports whether n's key sorts before key, whose PrefixOf is kp.
+// Most calls decide on the prefixes alone and never load the key's bytes.
+func (n *Node[V]) Before(key string, kp Prefix) bool { return KeyLess(n.key, n.prefix, key, kp) }
 
-// KeyPrefix returns the first 8 bytes of k, big-endian and zero-padded: the
-// form Before compares first.
-func KeyPrefix(k string) uint64 { return keyPrefix(k) }
+// Prefix is a key's first 16 bytes as two big-endian words, zero-padded:
+// what comparisons look at first.
+type Prefix struct{ hi, lo uint64 }
 
-func keyPrefix(k string) uint64 {
-	var p uint64
-	for i := 0; i < 8; i++ {
-		p <<= 8
+// PrefixOf returns k's Prefix.
+func PrefixOf(k string) Prefix {
+	var p Prefix
+	for i := 0; i < 16; i++ {
+		var b uint64
 		if i < len(k) {
-			p |= uint64(k[i])
+			b = uint64(k[i])
+		}
+		if i < 8 {
+			p.hi = p.hi<<8 | b
+		} else {
+			p.lo = p.lo<<8 | b
 		}
 	}
 	return p
 }
 
-// less reports whether n's key sorts before key, whose prefix is kp.
-func (n *Node[V]) less(key string, kp uint64) bool {
-	if n.prefix != kp {
-		return n.prefix < kp
+// KeyLess reports whether a < b, given their Prefixes ap and bp. Keys that
+// differ in their first 16 bytes are decided by the prefixes; keys no
+// longer than 16 bytes with equal (zero-padded) prefixes differ only in
+// trailing zero bytes, so the shorter is smaller; others compare whole.
+func KeyLess(a string, ap Prefix, b string, bp Prefix) bool {
+	if ap.hi != bp.hi {
+		return ap.hi < bp.hi
 	}
-	return n.key < key
+	if ap.lo != bp.lo {
+		return ap.lo < bp.lo
+	}
+	if len(a) <= 16 && len(b) <= 16 {
+		return len(a) < len(b)
+	}
+	return a < b
 }
+
+// Prefix returns the node's key's Prefix. Safe for any goroutine.
+func (n *Node[V]) Prefix() Prefix { return n.prefix }
 
 // Key returns the node's encoded key.
 func (n *Node[V]) Key() string { return n.key }
@@ -184,10 +204,10 @@ func (l *List[V]) randomLevel() int {
 // findPrev fills l.prev with the rightmost node before key on every level
 // and returns the first node with Key >= key. Owner only.
 func (l *List[V]) findPrev(key string) *Node[V] {
-	kp := keyPrefix(key)
+	kp := PrefixOf(key)
 	x := &l.head
 	for i := int(l.level.Load()) - 1; i >= 0; i-- {
-		for nx := x.next[i].Load(); nx != nil && nx.less(key, kp); nx = x.next[i].Load() {
+		for nx := x.next[i].Load(); nx != nil && nx.Before(key, kp); nx = x.next[i].Load() {
 			x = nx
 		}
 		l.prev[i] = x
@@ -198,10 +218,10 @@ func (l *List[V]) findPrev(key string) *Node[V] {
 // Seek returns the first node with Key >= key, or nil. Safe for any
 // goroutine.
 func (l *List[V]) Seek(key string) *Node[V] {
-	kp := keyPrefix(key)
+	kp := PrefixOf(key)
 	x := &l.head
 	for i := int(l.level.Load()) - 1; i >= 0; i-- {
-		for nx := x.next[i].Load(); nx != nil && nx.less(key, kp); nx = x.next[i].Load() {
+		for nx := x.next[i].Load(); nx != nil && nx.Before(key, kp); nx = x.next[i].Load() {
 			x = nx
 		}
 	}

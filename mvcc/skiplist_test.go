@@ -444,3 +444,26 @@ func TestUnused(t *testing.T) {
 	require.Zero(t, dropped, "the newest version is always kept")
 	require.False(t, n.Unused())
 }
+
+// TestKeyLessAgreesWithStrings: the prefix comparison orders keys exactly
+// as Go compares strings, for keys around the 8- and 16-byte boundaries and
+// with trailing zero bytes (which the zero padding makes look alike).
+func TestKeyLessAgreesWithStrings(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 9))
+	alphabet := []byte{0, 1, 'a', 'b', 0xff}
+	keys := []string{"", "\x00", "a", "a\x00", "abcdefgh", "abcdefgh\x00", "abcdefghijklmnop", "abcdefghijklmnop\x00", "abcdefghijklmnoq"}
+	for range 3000 {
+		b := make([]byte, rng.IntN(20))
+		for i := range b {
+			b[i] = alphabet[rng.IntN(len(alphabet))]
+		}
+		keys = append(keys, string(b))
+	}
+	for _, a := range keys {
+		for j := 0; j < 40; j++ {
+			b := keys[rng.IntN(len(keys))]
+			require.Equal(t, a < b, KeyLess(a, PrefixOf(a), b, PrefixOf(b)), "%q < %q", a, b)
+			require.Equal(t, b < a, KeyLess(b, PrefixOf(b), a, PrefixOf(a)), "%q < %q", b, a)
+		}
+	}
+}

@@ -90,8 +90,9 @@ type Cursor[V any] struct {
 	now    int64
 	hi     string
 	hiInf  bool
-	hp     uint64
+	hp     mvcc.Prefix
 	key    string
+	kp     mvcc.Prefix // key's
 	value  V
 	expiry int64
 	valid  bool
@@ -101,7 +102,7 @@ type Cursor[V any] struct {
 // now, which must not be 0: a scan evaluates every deadline at one time).
 // Safe for any goroutine.
 func (s *Shard[V]) Seek(c *Cursor[V], span Span, ts uint64, now int64) {
-	*c = Cursor[V]{s: s, ts: ts, now: now, hi: span.Hi, hiInf: span.HiInf, hp: mvcc.KeyPrefix(span.Hi)}
+	*c = Cursor[V]{s: s, ts: ts, now: now, hi: span.Hi, hiInf: span.HiInf, hp: mvcc.PrefixOf(span.Hi)}
 	if !span.HiInf && span.Lo >= span.Hi {
 		return
 	}
@@ -117,13 +118,16 @@ func (c *Cursor[V]) settle() {
 			break
 		}
 		if v := n.At(c.ts); v != nil && v.LiveAt(c.now) {
-			c.n, c.key, c.value, c.expiry, c.valid = n, n.Key(), v.Value, v.Expiry(), true
+			c.n, c.key, c.kp, c.value, c.expiry, c.valid = n, n.Key(), n.Prefix(), v.Value, v.Expiry(), true
 			return
 		}
 	}
 	var zero V
 	c.n, c.key, c.value, c.expiry, c.valid = nil, "", zero, 0, false
 }
+
+// Less reports whether c's key sorts before d's. Both must be Valid.
+func (c *Cursor[V]) Less(d *Cursor[V]) bool { return mvcc.KeyLess(c.key, c.kp, d.key, d.kp) }
 
 // Valid reports whether c is at an entry.
 func (c *Cursor[V]) Valid() bool { return c.valid }

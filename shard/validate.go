@@ -41,7 +41,7 @@ func (s *Shard[V]) validate(r *Request[V]) error {
 		}
 	}
 	for _, sp := range r.Ranges {
-		hp := mvcc.KeyPrefix(sp.Hi)
+		hp := mvcc.PrefixOf(sp.Hi)
 		for n := s.list.Seek(sp.Lo); n != nil && (sp.HiInf || n.Before(sp.Hi, hp)); n = n.Next() {
 			if n.WriteLock != 0 && n.WriteLock != r.Txn {
 				s.reason = ReasonLocked
