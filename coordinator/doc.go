@@ -47,42 +47,45 @@
 // writes commit without validation: their snapshot at visible is a prefix of
 // the commit order.
 //
-// Changes to DESIGN.md's protocol, and why:
-//   - Step 3's "mark commitTS done" is done by the last participant shard to
-//     install (shard.CommitGroup), not by the caller after every ack reached
-//     it: the watermark then does not wait for the caller's goroutine to be
-//     scheduled again, and every commit behind it waits for the watermark.
-//     The invariant is unchanged: commitTS is done only once every
-//     participant installed (and logged) it, and never if one failed.
-//   - Tx.GetMany sends a transaction's independent reads to their shards at
-//     once and waits once; each key is recorded as read exactly as by Get.
-//   - Lock owners are identified by the address of the transaction's
-//     per-shard request (which lives from prepare to commit/abort), not by a
-//     global transaction-id counter: one less contended atomic per commit.
-//   - Autocommit Insert and Remove are blind single-shard writes: they have
-//     no snapshot and read nothing before the shard decides, so the shard
-//     checks only locks, installs at a fresh timestamp, and (for Remove)
-//     reports the value it replaced at that point. They serialize at their
-//     commit timestamp exactly like a transaction that read and wrote the key
-//     atomically, and they never see ErrConflict: a lock conflict is retried
-//     with backoff until the context ends.
-//   - Autocommit Get reads at visible without registering a snapshot: a
-//     single-key read at any visible timestamp is linearizable, so the
-//     shard serves it at its vacuum floor (the last horizon it vacuumed
-//     with) if that is newer. Registered snapshots are unaffected.
-//   - Shutdown uses a striped in-flight gate (gate.go) instead of selecting
-//     on a stop channel with every send and receive: Close refuses new
-//     operations, waits for those in flight, and only then stops the shards,
-//     so every shard hop is a plain channel operation.
+// The participant that finishes its install last (shard.CommitGroup) marks
+// the timestamp done, not the caller once every answer reached it: the
+// watermark then does not wait for the caller's goroutine to be scheduled
+// again, and every commit behind it waits for the watermark. A timestamp is
+// done only once every participant installed (and logged) it, and never if
+// one failed. Lock owners are identified by the address of the
+// transaction's per-shard request (which lives from prepare to commit or
+// abort), so no shared transaction-id counter is touched per commit.
+//
+// Autocommit Insert and Remove are blind single-shard writes: they have no
+// snapshot and read nothing before the shard decides, so the shard checks
+// only locks, installs at a fresh timestamp, and (for Remove) reports the
+// value it replaced at that point. They serialize at their commit timestamp
+// exactly like a transaction that read and wrote the key atomically, and
+// they never see ErrConflict: a lock conflict is retried with backoff until
+// the context ends.
+//
+// # Reads
+//
+// Reads run on the caller's goroutine (shard/read.go, DESIGN.md §4a): a
+// transaction's Get and GetMany read at its registered snapshot and record
+// each key in the read set; scans merge per-shard cursors (scan.go);
+// autocommit Get reads at visible without registering a snapshot (a
+// single-key read at any visible timestamp is linearizable) and re-reads if
+// a vacuum pass's floor passed it.
+//
+// Shutdown uses a striped in-flight gate (gate.go) instead of selecting on
+// a stop channel with every send and receive: Close refuses new
+// operations, waits for those in flight, and only then stops the shards, so
+// every shard hop is a plain channel operation. Reads check only that the
+// database is open: they need no running shard.
 //
 // # Allocation
 //
 // A transaction's state (Txn, with its first few reads and writes inline)
 // comes from a per-coordinator pool and goes back once it has finished:
-// Begin takes one, Recycle returns it. Allocating it per transaction was
-// about half of a small transaction's bytes; pooling it took the 2-read,
-// 2-write benchmark from 632 to 312 B and 4.7 to 4.2 µs of CPU per
-// transaction on one core. The root package's Tx is a small handle that
+// Begin takes one, Recycle returns it; allocated per transaction, it would
+// be about half of a small transaction's bytes. The root package's Tx is a
+// small handle that
 // recycles its Txn only when its owner ends it by Commit or Rollback, after
 // which every Tx method refuses with ErrTxnDone before touching the Txn. A
 // transaction ended by its context (on the context's goroutine) is left to
@@ -92,12 +95,12 @@
 //
 // A snapshot is a start timestamp and a wall-clock time: Begin reads the
 // clock once (SnapshotTime, after Acquire, so every commit the snapshot sees
-// was allocated before it), and every read of the transaction sends it in
-// shard.Request.Now: Get, GetMany, every chunk of a scan, and the
-// transaction's own buffered TTL writes are all evaluated at that time, so
-// its reads agree however long it runs. A DB stream fixes its time when its
-// iteration starts. Autocommit Get sends no time: it is one read, and the
-// shard evaluates deadlines at its own clock when it serves it.
+// was allocated before it), and every read of the transaction evaluates
+// deadlines at it: Get, GetMany, every entry of a scan, and the
+// transaction's own buffered TTL writes, so its reads agree however long it
+// runs; its commit requests carry it (shard.Request.Now) for validation. A
+// DB stream fixes its time when its iteration starts. Autocommit Get
+// evaluates deadlines at the clock when it reads.
 //
 // An expiry has no commit timestamp until vacuum turns it into a committed
 // delete. Validation treats it as that delete already (shard.validate): a

@@ -1,34 +1,35 @@
-// Package mvcc holds the data structure one shard owns: a single-threaded
-// skiplist whose nodes carry MVCC version chains, newest first.
+// Package mvcc holds the data structure one shard owns: a skiplist with one
+// writer and lock-free readers, whose nodes carry MVCC version chains,
+// newest first.
 //
 // # Ownership
 //
-// Nothing in this package is safe for concurrent use, and nothing needs to
-// be: a List and every Node and Version reachable from it belong to exactly
-// one shard goroutine (see package shard). There are no locks and no atomics
-// here on purpose; the shard's inbox channel is the only synchronization.
-// Values handed out of the shard are immutable Versions or copies.
+// A List, and every Node and Version reachable from it, is written by one
+// goroutine, its owner (the shard). Any goroutine may read it at the same
+// time, with no lock: the List's Find, Seek and First, and a Node's Key,
+// Prefix, Next, Newest, NewestTS and At. What those read is immutable once
+// published or accessed with sync/atomic, and everything is built whole
+// before the atomic store that publishes it (DESIGN.md §4a). The other
+// fields of a Node (locks, charges, eviction links) are the owner's.
 //
 // # Versions
 //
-// A Node's chain is ordered by commit timestamp, newest first; a delete is a
-// tombstone Version. A reader at timestamp ts sees the newest Version with
-// TS <= ts. Installing requires a timestamp larger than the chain's newest,
-// which the coordinator's dense, monotonic commit timestamps and the shard's
-// write locks guarantee.
+// A Node's chain is ordered by commit timestamp, newest first, from an
+// atomic head pointer; a delete is a tombstone Version. A reader at
+// timestamp ts sees the newest Version with TS <= ts. Installing requires a
+// timestamp larger than the chain's newest, which the coordinator's dense,
+// monotonic commit timestamps and the shard's write locks guarantee.
+// Vacuum (Prune) cuts the older end of a chain with one atomic store.
 //
 // # Lookups
 //
-// Besides the skiplist, a List keeps a hash index from key to node: a point
-// lookup is one hash probe instead of a descent with a cache miss per level
-// (it was 47% of a Get's CPU), and nodes store their key's first 8 bytes so
-// ordered descents rarely load key bytes. The index (index.go) is an
-// open-addressing table of node pointers, 8 bytes a slot, rather than a
-// map[string]*Node: with the node layout packed (136 bytes, the eviction
-// links allocated only when a limit tracks the node) it took resident
-// memory from 1.69x to 1.37x badger's per key. DESIGN.md asks for a skiplist;
-// the index is an addition for speed, not a replacement (scans and
-// validation walk the skiplist).
+// Besides the skiplist, a List keeps a hash index from key to node, so a
+// point lookup is one hash probe instead of a descent with a cache miss per
+// level. The index (index.go) is an open-addressing table of atomic node
+// pointers, 8 bytes a slot, that readers probe while the owner writes.
+// Nodes store their key's first 16 bytes as two words, so ordered
+// comparisons rarely load key bytes. Scans and validation walk the
+// skiplist.
 //
 // # Locks
 //

@@ -3,18 +3,19 @@
 //
 // # Ownership
 //
-// Everything a Shard holds (the list, its nodes and versions, the range
-// locks, the batch buffers) is touched only by the goroutine running Run.
-// Callers talk to it only through Requests: a caller fills a Request, sends
-// it with Send and waits with Wait; the shard writes the results into the
-// same Request and signals its done channel. Between Send and the signal the
-// Request belongs to the shard, before and after to the caller. Results that
-// point into shard data (values, keys) point at immutable objects.
+// The shard goroutine (Run) alone writes what a Shard holds: the list, its
+// nodes and versions, the range locks, the eviction order, the batch
+// buffers. Other goroutines read the list directly, without a message
+// (read.go says what they may touch and why a read is complete). Changes
+// arrive only through Requests: a caller fills a Request, sends it with Send
+// and waits with Wait; the shard writes the results into the same Request
+// and signals its done channel. Between Send and the signal the Request
+// belongs to the shard, before and after to the caller.
 //
 // # Batching
 //
-// Run drains every queued request (up to maxBatch) per wake-up. Reads and
-// votes are answered at once; commits are installed as they come and
+// Run drains every queued request (up to maxBatch) per wake-up. Votes are
+// answered at once; commits are installed as they come and
 // acknowledged together at the end of the batch, after their timestamps are
 // marked done — the point where the WAL's group write and fsync will sit.
 //
