@@ -29,15 +29,16 @@
 //
 // Transaction commits when its function returns nil, rolls back on an error
 // or a panic, and retries the function on ErrConflict. View runs a read-only
-// transaction. Begin, Commit and Rollback give manual control. Reads that
-// do not depend on each other can share one round trip to the shards with
-// Tx.GetMany.
+// transaction. Begin, Commit and Rollback give manual control. Tx.GetMany
+// reads several keys in one call.
 //
 // # Model
 //
 // Keys are encoded with an order-preserving KeyCodec and hashed (xxhash) to
-// one of N shards, each a goroutine that alone owns a skiplist of MVCC
-// version chains and is reached only through its channel. A coordinator
+// one of N shards, each a goroutine that alone writes a skiplist of MVCC
+// version chains, receiving every change through its channel; reads run on
+// the caller's goroutine, without locks, over the data the shards publish.
+// A coordinator
 // gives every commit a timestamp from one dense counter and validates
 // transactions that span shards with two-phase commit. A transaction reads
 // the snapshot of the newest fully visible commit, buffers its writes, and at

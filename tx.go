@@ -155,8 +155,8 @@ func (tx *Tx[K, V]) stillActive(op string) error {
 }
 
 // GetMany reads several keys as this transaction sees them, like calling
-// Get for each, but asks every shard involved at once and waits for all of
-// them together: the reads cost one round trip, not one per key. vals[i]
+// Get for each, in one call (reads run on the calling goroutine, so there
+// is no round trip to save, only calls). vals[i]
 // and found[i] receive keys[i]'s answer, so both must be as long as keys;
 // otherwise GetMany returns an error and reads nothing. Under Serializable
 // isolation every key counts as read.
