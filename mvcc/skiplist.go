@@ -2,6 +2,7 @@ package mvcc
 
 import (
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/fluxmap/fluxmap/evict"
 )
@@ -46,11 +47,14 @@ type Node[V any] struct {
 	// fits the node's size class: the node with a tower of one or two is
 	// 112 or 128 bytes with or without the second word).
 	prefix Prefix
-	next   []atomic.Pointer[Node[V]]
+	level  uint8 // links in the tower that follows the node in its allocation
 }
 
-// towered nodes carry their tower in the same allocation as the node; with
-// p = 1/4, 99.6% of nodes have at most 4 levels.
+// A node's tower of links follows the Node in the same allocation: node1,
+// node2 and node4 carry 1, 2 or 4 links (with p = 1/4, 99.6% of nodes need
+// no more) and nodeMax carries MaxLevel. The Node itself holds only the
+// tower's height, so the links cost no slice header, and link finds link i
+// by its offset from the Node.
 type (
 	node1[V any] struct {
 		Node[V]
@@ -64,29 +68,36 @@ type (
 		Node[V]
 		tower [4]atomic.Pointer[Node[V]]
 	}
+	nodeMax[V any] struct {
+		Node[V]
+		tower [MaxLevel]atomic.Pointer[Node[V]]
+	}
 )
 
 func newNode[V any](key string, lvl int) *Node[V] {
 	var n *Node[V]
 	switch {
 	case lvl == 1:
-		x := &node1[V]{}
-		x.next = x.tower[:]
-		n = &x.Node
+		n = &(&node1[V]{}).Node
 	case lvl == 2:
-		x := &node2[V]{}
-		x.next = x.tower[:]
-		n = &x.Node
+		n = &(&node2[V]{}).Node
 	case lvl <= 4:
-		x := &node4[V]{}
-		x.next = x.tower[:lvl]
-		n = &x.Node
+		n = &(&node4[V]{}).Node
 	default:
-		n = &Node[V]{next: make([]atomic.Pointer[Node[V]], lvl)}
+		n = &(&nodeMax[V]{}).Node
 	}
 	n.key = key
 	n.prefix = PrefixOf(key)
+	n.level = uint8(lvl)
 	return n
+}
+
+// link returns the node's link on level i (i < its level). The tower
+// starts right after the Node, within the same allocation (see node1), so
+// the pointer stays inside the object.
+func (n *Node[V]) link(i int) *atomic.Pointer[Node[V]] {
+	off := unsafe.Sizeof(*n) + uintptr(i)*unsafe.Sizeof(atomic.Pointer[Node[V]]{})
+	return (*atomic.Pointer[Node[V]])(unsafe.Add(unsafe.Pointer(n), off))
 }
 
 // Before reports whether n's key sorts before key, whose PrefixOf is kp.
@@ -140,7 +151,7 @@ func (n *Node[V]) Key() string { return n.key }
 // Next returns the following node in key order, or nil. Safe for any
 // goroutine: a reader on a node the owner has since unlinked still moves
 // forward, to nodes that were its successors then.
-func (n *Node[V]) Next() *Node[V] { return n.next[0].Load() }
+func (n *Node[V]) Next() *Node[V] { return n.link(0).Load() }
 
 // List is an ordered map from encoded key to Node: a skiplist with a
 // configurable level probability (the Rust original's skiplist_p).
@@ -160,7 +171,7 @@ func (n *Node[V]) Next() *Node[V] { return n.next[0].Load() }
 // new key) use the skiplist.
 type List[V any] struct {
 	index     index[V]
-	head      Node[V]
+	head      nodeMax[V] // its tower heads every level
 	level     atomic.Int32 // levels in use; readers may see it lag, which costs nothing
 	threshold uint64       // a level is promoted while rand < threshold (p * 2^64)
 	rng       uint64
@@ -174,7 +185,6 @@ func NewList[V any](p float64, seed uint64) *List[V] {
 	l := &List[V]{rng: seed | 1}
 	l.level.Store(1)
 	l.index.init()
-	l.head.next = make([]atomic.Pointer[Node[V]], MaxLevel)
 	if t := p * (1 << 64); t >= 1<<64 {
 		l.threshold = ^uint64(0)
 	} else {
@@ -205,31 +215,31 @@ func (l *List[V]) randomLevel() int {
 // and returns the first node with Key >= key. Owner only.
 func (l *List[V]) findPrev(key string) *Node[V] {
 	kp := PrefixOf(key)
-	x := &l.head
+	x := &l.head.Node
 	for i := int(l.level.Load()) - 1; i >= 0; i-- {
-		for nx := x.next[i].Load(); nx != nil && nx.Before(key, kp); nx = x.next[i].Load() {
+		for nx := x.link(i).Load(); nx != nil && nx.Before(key, kp); nx = x.link(i).Load() {
 			x = nx
 		}
 		l.prev[i] = x
 	}
-	return x.next[0].Load()
+	return x.link(0).Load()
 }
 
 // Seek returns the first node with Key >= key, or nil. Safe for any
 // goroutine.
 func (l *List[V]) Seek(key string) *Node[V] {
 	kp := PrefixOf(key)
-	x := &l.head
+	x := &l.head.Node
 	for i := int(l.level.Load()) - 1; i >= 0; i-- {
-		for nx := x.next[i].Load(); nx != nil && nx.Before(key, kp); nx = x.next[i].Load() {
+		for nx := x.link(i).Load(); nx != nil && nx.Before(key, kp); nx = x.link(i).Load() {
 			x = nx
 		}
 	}
-	return x.next[0].Load()
+	return x.link(0).Load()
 }
 
 // First returns the smallest node, or nil. Safe for any goroutine.
-func (l *List[V]) First() *Node[V] { return l.head.next[0].Load() }
+func (l *List[V]) First() *Node[V] { return l.head.link(0).Load() }
 
 // Find returns the node for key, or nil. Safe for any goroutine.
 func (l *List[V]) Find(key string) *Node[V] { return l.index.find(key) }
@@ -245,18 +255,18 @@ func (l *List[V]) Upsert(key string) *Node[V] {
 	lvl := l.randomLevel()
 	if cur := int(l.level.Load()); lvl > cur {
 		for i := cur; i < lvl; i++ {
-			l.prev[i] = &l.head
+			l.prev[i] = &l.head.Node
 		}
 		l.level.Store(int32(lvl))
 	}
 	n := newNode[V](key, lvl)
 	for i := 0; i < lvl; i++ {
-		n.next[i].Store(l.prev[i].next[i].Load())
+		n.link(i).Store(l.prev[i].link(i).Load())
 	}
 	// Bottom level first: once a reader can reach n at all, it can reach it
 	// at level 0, where every lookup ends.
 	for i := 0; i < lvl; i++ {
-		l.prev[i].next[i].Store(n)
+		l.prev[i].link(i).Store(n)
 	}
 	l.index.insert(n)
 	l.length++
@@ -272,11 +282,11 @@ func (l *List[V]) Delete(key string) bool {
 	}
 	n := l.findPrev(key)
 	l.index.remove(key)
-	for i := len(n.next) - 1; i >= 0; i-- {
-		l.prev[i].next[i].Store(n.next[i].Load())
+	for i := int(n.level) - 1; i >= 0; i-- {
+		l.prev[i].link(i).Store(n.link(i).Load())
 	}
 	lvl := int(l.level.Load())
-	for lvl > 1 && l.head.next[lvl-1].Load() == nil {
+	for lvl > 1 && l.head.link(lvl-1).Load() == nil {
 		lvl--
 	}
 	l.level.Store(int32(lvl))

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sort"
 	"testing"
+	"unsafe"
 
 	"github.com/stretchr/testify/require"
 )
@@ -110,8 +111,8 @@ func checkList(t *testing.T, l *List[int], model []string) {
 	// Every level must be a sorted sub-list of level 0 ending in nil.
 	for lvl := 0; lvl < int(l.level.Load()); lvl++ {
 		var last *Node[int]
-		for n := l.head.next[lvl].Load(); n != nil; n = n.next[lvl].Load() {
-			require.Greater(t, len(n.next), lvl, "node linked on a level above its tower")
+		for n := l.head.link(lvl).Load(); n != nil; n = n.link(lvl).Load() {
+			require.Greater(t, int(n.level), lvl, "node linked on a level above its tower")
 			if last != nil {
 				require.Less(t, last.key, n.key, "level %d out of order", lvl)
 			}
@@ -119,7 +120,7 @@ func checkList(t *testing.T, l *List[int], model []string) {
 		}
 	}
 	for lvl := int(l.level.Load()); lvl < MaxLevel; lvl++ {
-		require.Nil(t, l.head.next[lvl].Load(), "head links a level at or above l.level")
+		require.Nil(t, l.head.link(lvl).Load(), "head links a level at or above l.level")
 	}
 }
 
@@ -245,7 +246,7 @@ func TestListTowerHeights(t *testing.T) {
 	counts := make([]int, MaxLevel+1)
 	for i := range n {
 		node := l.Upsert(fmt.Sprintf("key%08d", i))
-		counts[len(node.next)]++
+		counts[int(node.level)]++
 	}
 	require.Equal(t, n, l.Len())
 	require.GreaterOrEqual(t, int(l.level.Load()), 6, "100k keys at p=1/4 should reach about log4(100k) ~ 8 levels")
@@ -265,7 +266,7 @@ func TestListTowerHeights(t *testing.T) {
 		total, tall := 0, 0
 		for x := l.First(); x != nil; x = x.Next() {
 			total++
-			if len(x.next) > 1 {
+			if x.level > 1 {
 				tall++
 			}
 		}
@@ -466,4 +467,16 @@ func TestKeyLessAgreesWithStrings(t *testing.T) {
 			require.Equal(t, b < a, KeyLess(b, PrefixOf(b), a, PrefixOf(a)), "%q < %q", b, a)
 		}
 	}
+}
+
+// TestTowerFollowsNode: link finds a tower at the Node's size from its
+// start, which holds only if every towered type puts its tower there.
+func TestTowerFollowsNode(t *testing.T) {
+	size := unsafe.Sizeof(Node[string]{})
+	require.Equal(t, size, unsafe.Offsetof(node1[string]{}.tower))
+	require.Equal(t, size, unsafe.Offsetof(node2[string]{}.tower))
+	require.Equal(t, size, unsafe.Offsetof(node4[string]{}.tower))
+	require.Equal(t, size, unsafe.Offsetof(nodeMax[string]{}.tower))
+	x := &node2[string]{}
+	require.Same(t, &x.tower[1], x.link(1))
 }
