@@ -171,7 +171,7 @@ func (n *Node[V]) Next() *Node[V] { return n.link(0).Load() }
 // new key) use the skiplist.
 type List[V any] struct {
 	index     index[V]
-	head      nodeMax[V] // its tower heads every level
+	head      nodeMax[V]   // its tower heads every level
 	level     atomic.Int32 // levels in use; readers may see it lag, which costs nothing
 	threshold uint64       // a level is promoted while rand < threshold (p * 2^64)
 	rng       uint64
