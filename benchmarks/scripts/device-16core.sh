@@ -4,7 +4,7 @@
 #
 # Build the static binary first, on the development machine, and carry it:
 #   (cd benchmarks && CGO_ENABLED=0 go build -o fluxbench ./cmd/fluxbench)
-# Then, on the device, from the repository root (about 4.5 minutes):
+# Then, on the device, from the repository root (about 6 minutes):
 #   OUT=$OUT benchmarks/scripts/device-16core.sh
 # Output: $OUT/16core.txt (everything printed), $OUT/sweep.csv, $OUT/sweep.png,
 # CPU profiles $OUT/{get-fluxmap,get-floor,bank-fluxmap}.prof and mutex
@@ -26,11 +26,17 @@ log="$out/16core.txt"
 	grep -m1 'model name' /proc/cpuinfo || true
 	uptime
 
-	# Targets: point get at 16 clients >= 10x badger; bank >= 10x badger's
-	# 2r2w; the engine within 2x of the floor. Medians of $rep runs.
+	# Targets: point get (ycsb-c) at 16 clients >= 2x buntdb and go-memdb
+	# and >= 10x badger; bank >= 10x badger's 2r2w. Medians of $rep runs.
 	echo "## gets and bank, 16 and 32 clients, default shards (GOMAXPROCS)"
-	timeout 300 "$bin" --systems fluxmap,floor,badger,buntdb --workloads ycsb-c,bank \
+	timeout 300 "$bin" --systems fluxmap,floor,badger,buntdb,gomemdb --workloads ycsb-c,bank \
 		--clients 16,32 --duration "$dur" --warmup 500ms --repeat "$rep"
+
+	# Target: reads need no hand-off, so gets scale >= 8x from 1 to 16
+	# clients; scans beside them.
+	echo "## gets and scans, clients 1..16"
+	timeout 120 "$bin" --systems fluxmap,buntdb --workloads ycsb-c,scan --clients 1,2,4,8,16 \
+		--duration "$dur" --warmup 500ms
 
 	# Target: bank throughput at 32 clients scales >= 6x from 1 to 16 shards.
 	echo "## bank, 32 clients, shards 1..16"
