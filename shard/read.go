@@ -157,17 +157,28 @@ const (
 // readLog records reads for the eviction order (LRU, LFU), which only the
 // shard may edit: a reader adds to the node's Reads count and, if it was the
 // first read since the last drain, appends the node to the log; the shard
-// drains the log into its tracker, in log order, before it picks victims
-// (drainReads). So on a quiet database every read counts, in the order it
-// happened. Under load the log is lossy by design, as Caffeine's read
-// buffers are: a read that finds the log full is dropped (its node's count
-// reset, so a later read can log it again), and the reader that fills the
-// log asks the shard to drain it. Under LRU a node's count stops at 1 until
-// the drain, so a hot key costs its readers one load, not a write; under
-// LFU every read adds one, and the drain counts them all.
+// drains the log into its tracker, in log order, at the start of every batch
+// and before it picks victims (drainReads). So on a quiet database every
+// read counts, in the order it happened.
+//
+// The log is a bounded ring written by many readers and drained by the
+// shard: a reader claims the next index by compare-and-swap only while the
+// ring has room (so no index is ever claimed and left empty), then stores
+// the node in its slot; the drain takes slots in index order and stops at
+// one whose reader has not stored yet, resuming there next time. Under
+// load the log is lossy by design, as Caffeine's read buffers are: a read
+// that finds the ring full is dropped (its node's count reset, so a later
+// read can log it again) and asks the shard, once, to drain. Under LRU a
+// node's count stops at 1 until the drain, so a hot key costs its readers
+// one load, not a write; under LFU every read adds one, and the drain counts
+// them (up to maxTouches).
 type readLog[V any] struct {
-	pos   atomic.Uint32
-	_     [60]byte // keep pos off the slots' cache lines
+	head  atomic.Uint64 // next index to claim
+	_     [56]byte      // head, tail and asked on their own cache lines
+	tail  atomic.Uint64 // next index to drain; written by the shard
+	_     [56]byte
+	asked atomic.Bool // a drain request is on its way
+	_     [63]byte
 	slots [readLogSize]atomic.Pointer[mvcc.Node[V]]
 }
 
@@ -180,21 +191,23 @@ func (l *readLog[V]) note(s *Shard[V], n *mvcc.Node[V]) {
 	} else if n.Reads.Load() != 0 || !n.Reads.CompareAndSwap(0, 1) {
 		return
 	}
-	i := l.pos.Add(1) - 1
-	if i >= readLogSize {
-		n.Reads.Store(0)
-		if i == readLogSize {
-			select {
-			case s.inbox <- s.drainReq:
-			default: // the inbox is full: the shard drains before its next eviction anyway
+	for {
+		i := l.head.Load()
+		if i-l.tail.Load() >= readLogSize {
+			n.Reads.Store(0)
+			if !l.asked.Load() && l.asked.CompareAndSwap(false, true) {
+				select {
+				case s.inbox <- s.drainReq:
+				default: // the inbox is full: the shard drains at its next batch anyway
+					l.asked.Store(false)
+				}
 			}
+			return
 		}
-		return
-	}
-	if old := l.slots[i].Swap(n); old != nil && old != n {
-		// A slot the last drain missed (its reader stored late): let that
-		// node be logged again.
-		old.Reads.Store(0)
+		if l.head.CompareAndSwap(i, i+1) {
+			l.slots[i%readLogSize].Store(n)
+			return
+		}
 	}
 }
 
@@ -202,11 +215,12 @@ func (l *readLog[V]) note(s *Shard[V], n *mvcc.Node[V]) {
 // goroutine only.
 func (s *Shard[V]) drainReads() {
 	l := s.reads
-	end := min(l.pos.Load(), readLogSize)
-	for i := range end {
-		n := l.slots[i].Swap(nil)
+	l.asked.Store(false)
+	t, end := l.tail.Load(), l.head.Load()
+	for ; t < end; t++ {
+		n := l.slots[t%readLogSize].Swap(nil)
 		if n == nil {
-			continue // its reader has not stored it yet; the slot is taken care of on reuse
+			break // its reader has claimed the index but not stored yet
 		}
 		k := n.Reads.Swap(0)
 		// A deleted or unlinked key is no eviction candidate, however old the
@@ -220,5 +234,5 @@ func (s *Shard[V]) drainReads() {
 			s.mem.tracker.Touch(n)
 		}
 	}
-	l.pos.Store(0)
+	l.tail.Store(t)
 }
