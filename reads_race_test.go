@@ -145,6 +145,7 @@ func runReadsRace(t *testing.T, cfg readRaceVariant) {
 		transfers  atomic.Int64
 		fills      atomic.Int64
 		ckpts      atomic.Int64
+		evictions  atomic.Uint64 // as the monitor last saw them (evict)
 		checks     = make([]atomic.Int64, len(readRaceKinds))
 		wg         sync.WaitGroup
 		errsMu     sync.Mutex
@@ -213,6 +214,7 @@ func runReadsRace(t *testing.T, cfg readRaceVariant) {
 					}
 				}
 				paused.Store(high > budget/2)
+				evictions.Store(st.Evictions)
 				time.Sleep(time.Millisecond)
 			}
 			paused.Store(false)
@@ -244,12 +246,14 @@ func runReadsRace(t *testing.T, cfg readRaceVariant) {
 		})
 	}
 
-	// Run for readStressFor, and on until every kind of read, a transfer and
-	// (durable) a checkpoint happened, whatever the machine's load.
+	// Run for readStressFor, and on until every kind of read, a transfer,
+	// (evict) an eviction and (durable) a checkpoint happened, whatever the
+	// machine's load.
 	start := time.Now()
 	for !stop.Load() {
 		time.Sleep(5 * time.Millisecond)
-		enough := transfers.Load() > 0 && fills.Load() > 0 && (!cfg.durable || ckpts.Load() > 0)
+		enough := transfers.Load() > 0 && fills.Load() > 0 &&
+			(!cfg.evict || evictions.Load() > 0) && (!cfg.durable || ckpts.Load() > 0)
 		for i := range checks {
 			enough = enough && checks[i].Load() > 0
 		}
