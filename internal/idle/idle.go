@@ -9,26 +9,22 @@
 // its caller sends to several shards and waits for all of them, so the
 // shard readied second pushes the first out of runnext into the run queue,
 // and with the other P asleep (waking it is a futex away, slower still in
-// a VM) the exchange runs on one core. Measured on 2 cores: the bank
-// workload ran as fast with GOMAXPROCS=1 as with 2, with p99.9 at 2-4 ms,
-// and the floor store, which has no engine at all, behaved the same.
+// a VM) the exchange runs on one core.
 //
 // So after serving part of a cross-shard exchange, a server yields
 // (runtime.Gosched) and looks at its inbox again before it parks: it stays
 // runnable without holding a P from anyone, the clients on its P run and
-// queue their next messages, and the processors stay awake. That took the
-// in-memory bank from ~250k to ~320k transfers/s on 2 cores and p99.9 from
-// ~2.5 ms to ~200 µs, and the floor's bank by 40%.
+// queue their next messages, and the processors stay awake.
 //
-// The policy is narrow because every wider one lost in A/B runs: yielding
-// after every request cut point gets by 13-54%, after single-shard
-// transactions cut YCSB-F by 18%, and under contention it raised the
-// hot-spot bank's aborts from 14% to 43% (so a moving average of
-// validation outcomes turns it off). Yields are bounded (MaxYields, and
-// MaxYieldTime: a late yield means the P had other goroutines to run, and
-// parking lets the next sender ready the server directly) and adaptive (a
-// round that finds nothing halves the budget), so an idle server costs next
-// to nothing.
+// The policy is narrow: a yield after work that is not part of an
+// exchange, or under contention, costs more than it saves (it delays
+// one-hop work, and running more transactions' rounds at once mostly makes
+// more of them conflict, so a moving average of validation outcomes turns
+// it off). Yields are bounded (MaxYields, and MaxYieldTime: a late yield
+// means the P had other goroutines to run, and parking lets the next sender
+// ready the server directly) and adaptive (a round that finds nothing
+// halves the budget), so an idle server costs next to nothing.
+// benchmarks/RESULTS.md has the measurements behind these choices.
 //
 // This package is internal to FluxMap's design and carries no compatibility
 // promise.
