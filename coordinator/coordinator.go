@@ -83,30 +83,29 @@ func New[V any](cfg Config[V]) (*Coordinator[V], error) {
 		if rec != nil {
 			d = c.durable.shardDurability(i, rec.logs[i], c.oracle)
 		}
-		c.shards[i] = shard.New[V](shard.Config{
-			ID:        i,
-			SkiplistP: cfg.SkiplistP,
-			Seed:      uint64(i)*0x9E3779B97F4A7C15 + 1,
-			Clock:     c.oracle,
-			Stop:      c.stop,
-		}, d)
 		mem := cfg.Memory
 		if mem.Budget > 0 {
 			mem.Budget = max(1, mem.Budget/int64(cfg.Shards))
 		}
-		if mem.ValueSize == nil {
-			mem.ValueSize = func(string, V) int64 { return 0 }
-		}
-		c.shards[i].SetMemory(mem)
-		if cfg.Now != nil {
-			c.shards[i].SetNow(cfg.Now)
+		scfg := shard.Config[V]{
+			ID:         i,
+			SkiplistP:  cfg.SkiplistP,
+			Seed:       uint64(i)*0x9E3779B97F4A7C15 + 1,
+			Clock:      c.oracle,
+			Stop:       c.stop,
+			Memory:     mem,
+			Now:        cfg.Now,
+			Durability: d,
 		}
 		if rec != nil {
-			for k, st := range rec.loads[i] {
-				c.shards[i].Load(k, st.ts, st.value, st.expiry)
+			scfg.Load = func(install func(string, uint64, V, int64)) {
+				for k, st := range rec.loads[i] {
+					install(k, st.ts, st.value, st.expiry)
+				}
+				rec.loads[i] = nil
 			}
-			rec.loads[i] = nil
 		}
+		c.shards[i] = shard.New(scfg)
 	}
 	c.wg.Add(len(c.shards))
 	for _, s := range c.shards {

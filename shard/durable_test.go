@@ -63,7 +63,7 @@ func startDurable(t *testing.T, id int, d *Durability[string]) *Shard[string] {
 		}
 	}
 	stop := make(chan struct{})
-	s := New[string](Config{ID: id, SkiplistP: 0.25, Seed: 1, Clock: &fakeClock{}, Stop: stop, InboxSize: 16}, d)
+	s := New(Config[string]{ID: id, SkiplistP: 0.25, Seed: 1, Clock: &fakeClock{}, Stop: stop, InboxSize: 16, Durability: d})
 	go s.Run()
 	t.Cleanup(func() {
 		close(stop)

@@ -56,8 +56,11 @@ func nodeLinks[V any](n *mvcc.Node[V]) *evict.Links[mvcc.Node[V]] {
 func newMemState[V any](cfg Memory[V]) *memState[V] {
 	m := &memState[V]{
 		cfg: cfg,
-		// A node, its share of towers (1.33 pointers at p = 1/4), and its
-		// hash-index entry (key header, pointer, control byte and slack).
+		// A node, the tower that follows it in its allocation (1.33 links
+		// at p = 1/4), and 40 bytes for its hash-index slot (8 bytes in a
+		// table kept between 3/8 and 3/4 full: about 14 a key) and the
+		// allocator's rounding of the node, version and key: this errs
+		// high by about 20 bytes a key.
 		nodeBase:    int64(unsafe.Sizeof(mvcc.Node[V]{})) + 11 + 40,
 		versionBase: int64(unsafe.Sizeof(mvcc.Version[V]{})),
 	}
@@ -67,19 +70,6 @@ func newMemState[V any](cfg Memory[V]) *memState[V] {
 	}
 	return m
 }
-
-// SetMemory configures accounting and the limit. Call it only before Run.
-func (s *Shard[V]) SetMemory(cfg Memory[V]) {
-	s.mem = newMemState(cfg)
-	s.reads = nil
-	if s.mem.tracker != nil {
-		s.reads = new(readLog[V])
-	}
-}
-
-// SetNow replaces the wall clock TTLs are checked against (Unix
-// nanoseconds). Call it only before Run.
-func (s *Shard[V]) SetNow(now func() int64) { s.now = now }
 
 // MemoryUsed returns the shard's estimated bytes as of its last batch.
 // Safe from any goroutine.

@@ -12,7 +12,7 @@ import (
 
 func memTStartShard(t *testing.T, cfg Memory[string]) (*Shard[string], *fakeClock) {
 	t.Helper()
-	return startWith(t, func(s *Shard[string]) { s.SetMemory(cfg) })
+	return startWith(t, func(c *Config[string]) { c.Memory = cfg })
 }
 
 // rejectShard starts a shard whose Reject budget holds one 1000-byte value

@@ -26,16 +26,26 @@ type Clock interface {
 	Visible() uint64
 }
 
-// Config configures a Shard.
-type Config struct {
+// Config configures a Shard, completely: New wires everything from it.
+type Config[V any] struct {
 	ID        int
 	SkiplistP float64
 	Seed      uint64
 	Clock     Clock
 	// Stop is closed by the owner to end Run.
 	Stop <-chan struct{}
-	// InboxSize is the inbox channel's buffer.
+	// InboxSize is the inbox channel's buffer; 0 means 1024.
 	InboxSize int
+	// Memory configures accounting and the shard's share of the limit;
+	// a nil ValueSize counts values as 0 bytes.
+	Memory Memory[V]
+	// Now is the wall clock for TTLs (Unix nanoseconds); nil: time.Now.
+	Now func() int64
+	// Durability makes the shard log its commits; nil: in memory.
+	Durability *Durability[V]
+	// Load, if set, is called once by New with a function that installs
+	// a recovered version (a value, at timestamp ts, with its deadline).
+	Load func(install func(key string, ts uint64, value V, expiry int64))
 }
 
 // Shard owns one partition. Its exported methods other than Run are safe
@@ -67,7 +77,6 @@ type Shard[V any] struct {
 	queued []*Request[V]  // vacuum requests waiting for the current pass
 	mem    *memState[V]
 	now    func() int64 // wall clock for TTLs, Unix nanoseconds
-	reason Reason       // why the last validation failed
 	idle   idle.Policy  // how the loop waits for its next request
 }
 
@@ -104,11 +113,17 @@ type VacuumStats struct {
 	Keys     uint64
 }
 
-// New returns a shard, logging its commits through d unless d is nil;
+// New returns a shard configured by cfg, holding what cfg.Load installs;
 // start it with go s.Run().
-func New[V any](cfg Config, d *Durability[V]) *Shard[V] {
+func New[V any](cfg Config[V]) *Shard[V] {
 	if cfg.InboxSize <= 0 {
 		cfg.InboxSize = 1024
+	}
+	if cfg.Memory.ValueSize == nil {
+		cfg.Memory.ValueSize = func(string, V) int64 { return 0 }
+	}
+	if cfg.Now == nil {
+		cfg.Now = func() int64 { return time.Now().UnixNano() }
 	}
 	s := &Shard[V]{
 		id:     cfg.ID,
@@ -118,14 +133,21 @@ func New[V any](cfg Config, d *Durability[V]) *Shard[V] {
 		clock:  cfg.Clock,
 		list:   mvcc.NewList[V](cfg.SkiplistP, cfg.Seed),
 		batch:  make([]*Request[V], 0, maxBatch),
-		mem:    newMemState(Memory[V]{ValueSize: func(string, V) int64 { return 0 }}),
-		now:    func() int64 { return time.Now().UnixNano() },
+		mem:    newMemState(cfg.Memory),
+		now:    cfg.Now,
 		idle:   idle.New(),
+	}
+	if s.mem.tracker != nil {
+		s.reads = new(readLog[V])
 	}
 	s.drainReq = NewRequest[V]()
 	s.drainReq.Kind = KindDrain
-	if d != nil {
-		s.wal = newWALWriter(d, cfg.Clock, cfg.ID)
+	if cfg.Durability != nil {
+		s.wal = newWALWriter(cfg.Durability, cfg.Clock, cfg.ID)
+		s.wal.internal = &s.mem.internal
+	}
+	if cfg.Load != nil {
+		cfg.Load(s.load)
 	}
 	return s
 }
@@ -139,9 +161,8 @@ func (s *Shard[V]) WALSize() int64 {
 	return s.wal.size.Load()
 }
 
-// Load installs a recovered version. Call it only before Run (and after
-// SetMemory).
-func (s *Shard[V]) Load(key string, ts uint64, value V, expiry int64) {
+// load installs a recovered version (Config.Load).
+func (s *Shard[V]) load(key string, ts uint64, value V, expiry int64) {
 	n := s.list.Upsert(key)
 	n.Install(ts, value, false, expiry)
 	s.charge(n, &Write[V]{Key: key, Value: value, Expiry: expiry})
@@ -176,7 +197,6 @@ func (s *Shard[V]) Exited() <-chan struct{} { return s.exited }
 func (s *Shard[V]) Run() {
 	defer close(s.exited)
 	if s.wal != nil {
-		s.wal.internal = &s.mem.internal
 		go s.wal.run()
 		defer func() {
 			close(s.wal.jobs) // this goroutine is the only sender
@@ -338,15 +358,16 @@ func markDone[V any](clock Clock, r *Request[V]) {
 }
 
 func (s *Shard[V]) commitOne(r *Request[V]) {
+	var why Reason
 	if r.Blind {
-		r.Err = s.checkWriteLocks(r, false)
+		why, r.Err = s.checkWriteLocks(r, false)
 	} else {
-		r.Err = s.validate(r)
+		why, r.Err = s.validate(r)
 		s.idle.NoteVote(r.Err != nil) // blind autocommit writes are not transactions
 	}
 	if r.Err != nil {
 		s.stats.Conflicts++
-		s.stats.ConflictsBy[s.reason]++
+		s.stats.ConflictsBy[why]++
 		reply(r)
 		return
 	}
@@ -372,11 +393,12 @@ func (s *Shard[V]) commitOne(r *Request[V]) {
 }
 
 func (s *Shard[V]) prepare(r *Request[V]) {
-	r.Err = s.validate(r)
+	var why Reason
+	why, r.Err = s.validate(r)
 	s.idle.NoteVote(r.Err != nil)
 	if r.Err != nil {
 		s.stats.Conflicts++
-		s.stats.ConflictsBy[s.reason]++
+		s.stats.ConflictsBy[why]++
 		return
 	}
 	if r.Err = s.checkRoom(r); r.Err != nil {

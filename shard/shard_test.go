@@ -64,15 +64,16 @@ func start(t *testing.T) (*Shard[string], *fakeClock) {
 	return startWith(t, nil)
 }
 
-// startWith is start with setup (if not nil) applied before the shard runs.
-func startWith(t *testing.T, setup func(*Shard[string])) (*Shard[string], *fakeClock) {
+// startWith is start with setup (if not nil) applied to the configuration.
+func startWith(t *testing.T, setup func(*Config[string])) (*Shard[string], *fakeClock) {
 	t.Helper()
 	clock := &fakeClock{}
 	stop := make(chan struct{})
-	s := New[string](Config{ID: 3, SkiplistP: 0.25, Seed: 1, Clock: clock, Stop: stop, InboxSize: 16}, nil)
+	cfg := Config[string]{ID: 3, SkiplistP: 0.25, Seed: 1, Clock: clock, Stop: stop, InboxSize: 16}
 	if setup != nil {
-		setup(s)
+		setup(&cfg)
 	}
+	s := New(cfg)
 	go s.Run()
 	t.Cleanup(func() {
 		close(stop)
@@ -621,13 +622,15 @@ func TestUnknownKind(t *testing.T) {
 func TestQueuedVacuumsShareOnePass(t *testing.T) {
 	clock := &fakeClock{}
 	stop := make(chan struct{})
-	s := New[string](Config{ID: 0, SkiplistP: 0.25, Seed: 1, Clock: clock, Stop: stop, InboxSize: 16}, nil)
-	// Twice each key: the older version is prunable at horizon 2.
-	for i := range 3 * vacuumSlice { // a pass of several slices
-		k := fmt.Sprintf("k%04d", i)
-		s.Load(k, 1, "old", 0)
-		s.Load(k, 2, "new", 0)
-	}
+	s := New(Config[string]{ID: 0, SkiplistP: 0.25, Seed: 1, Clock: clock, Stop: stop, InboxSize: 16,
+		Load: func(install func(string, uint64, string, int64)) {
+			// Twice each key: the older version is prunable at horizon 2.
+			for i := range 3 * vacuumSlice { // a pass of several slices
+				k := fmt.Sprintf("k%04d", i)
+				install(k, 1, "old", 0)
+				install(k, 2, "new", 0)
+			}
+		}})
 	reqs := make([]*Request[string], 4)
 	for i := range reqs {
 		reqs[i] = NewRequest[string]()

@@ -24,7 +24,7 @@ func startTTL(t *testing.T) (*Shard[string], *ttlClock, uint64) {
 	t.Helper()
 	c := &ttlClock{}
 	c.now.Store(50)
-	s, _ := startWith(t, func(s *Shard[string]) { s.SetNow(c.read) })
+	s, _ := startWith(t, func(cfg *Config[string]) { cfg.Now = c.read })
 	blind(t, s, Write[string]{Key: "ttl", Value: "v", Expiry: 100})
 	ts := blind(t, s, put("plain", "p"))
 	return s, c, ts

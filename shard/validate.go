@@ -17,9 +17,12 @@ import (
 // range or written key it touches conflicts whether or not vacuum has run
 // yet. So a transaction that read a key live commits only if the key is
 // still live now, before its commit timestamp is allocated.
-func (s *Shard[V]) validate(r *Request[V]) error {
-	if err := s.checkWriteLocks(r, true); err != nil {
-		return err
+//
+// A vote no is an error wrapping ErrConflict, with the Reason it counts
+// under in Stats.ConflictsBy.
+func (s *Shard[V]) validate(r *Request[V]) (Reason, error) {
+	if why, err := s.checkWriteLocks(r, true); err != nil {
+		return why, err
 	}
 	var now int64 // the shard's clock, read at most once, when a deadline needs it
 	for _, k := range r.Reads {
@@ -28,39 +31,33 @@ func (s *Shard[V]) validate(r *Request[V]) error {
 			continue // absent then, absent now, and nobody is writing it
 		}
 		if n.WriteLock != 0 && n.WriteLock != r.Txn {
-			s.reason = ReasonLocked
-			return conflictLocked(k)
+			return ReasonLocked, conflictLocked(k)
 		}
 		if ts := n.NewestTS(); ts > r.TS {
-			s.reason = ReasonStaleRead
-			return conflictNewer(k, ts, r.TS)
+			return ReasonStaleRead, conflictNewer(k, ts, r.TS)
 		}
 		if s.expiredSince(n, r, &now) {
-			s.reason = ReasonStaleRead
-			return conflictExpired(k, r.TS)
+			return ReasonStaleRead, conflictExpired(k, r.TS)
 		}
 	}
 	for _, sp := range r.Ranges {
 		hp := mvcc.PrefixOf(sp.Hi)
 		for n := s.list.Seek(sp.Lo); n != nil && (sp.HiInf || n.Before(sp.Hi, hp)); n = n.Next() {
 			if n.WriteLock != 0 && n.WriteLock != r.Txn {
-				s.reason = ReasonLocked
-				return errs.Errorf("%w: range %s: key %q is being written by an in-flight transaction",
+				return ReasonLocked, errs.Errorf("%w: range %s: key %q is being written by an in-flight transaction",
 					errs.ErrConflict, sp, n.Key())
 			}
 			if ts := n.NewestTS(); ts > r.TS {
-				s.reason = ReasonPhantom
-				return errs.Errorf("%w: range %s: key %q changed by commit %d after snapshot %d",
+				return ReasonPhantom, errs.Errorf("%w: range %s: key %q changed by commit %d after snapshot %d",
 					errs.ErrConflict, sp, n.Key(), ts, r.TS)
 			}
 			if s.expiredSince(n, r, &now) {
-				s.reason = ReasonPhantom
-				return errs.Errorf("%w: range %s: key %q reached its TTL deadline after snapshot %d",
+				return ReasonPhantom, errs.Errorf("%w: range %s: key %q reached its TTL deadline after snapshot %d",
 					errs.ErrConflict, sp, n.Key(), r.TS)
 			}
 		}
 	}
-	return nil
+	return 0, nil
 }
 
 // checkWriteLocks votes no if a write key of r is locked by another
@@ -68,7 +65,7 @@ func (s *Shard[V]) validate(r *Request[V]) error {
 // versions set it also enforces first-committer-wins against r.TS.
 //
 // It records each write key's node in r.nodes for the steps that follow.
-func (s *Shard[V]) checkWriteLocks(r *Request[V], versions bool) error {
+func (s *Shard[V]) checkWriteLocks(r *Request[V], versions bool) (Reason, error) {
 	r.nodes = r.nodes[:0]
 	var now int64
 	for i := range r.Writes {
@@ -77,27 +74,23 @@ func (s *Shard[V]) checkWriteLocks(r *Request[V], versions bool) error {
 		r.nodes = append(r.nodes, n)
 		if n != nil {
 			if err := lockedByOther(n, r.Txn); err != nil {
-				s.reason = ReasonLocked
-				return err
+				return ReasonLocked, err
 			}
 			if ts := n.NewestTS(); versions && ts > r.TS {
-				s.reason = ReasonWriteWrite
-				return conflictNewer(k, ts, r.TS)
+				return ReasonWriteWrite, conflictNewer(k, ts, r.TS)
 			}
 			if versions && s.expiredSince(n, r, &now) {
-				s.reason = ReasonWriteWrite
-				return conflictExpired(k, r.TS)
+				return ReasonWriteWrite, conflictExpired(k, r.TS)
 			}
 		}
 		for _, rl := range s.ranges {
 			if rl.txn != r.Txn && rl.span.Contains(k) {
-				s.reason = ReasonLocked
-				return errs.Errorf("%w: key %q lies in range %s read by an in-flight transaction",
+				return ReasonLocked, errs.Errorf("%w: key %q lies in range %s read by an in-flight transaction",
 					errs.ErrConflict, k, rl.span)
 			}
 		}
 	}
-	return nil
+	return 0, nil
 }
 
 // expiredSince reports whether n's newest version reads differently at the
