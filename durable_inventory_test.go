@@ -343,17 +343,12 @@ func TestDurableCodecID(t *testing.T) {
 // generation leaves no number for a new one; the open that needs one fails
 // and the database stays as it was, instead of wrapping to generation 0.
 func TestDurableGenerationNumberExhausted(t *testing.T) {
-	ctx := context.Background()
-	dir := filepath.Join(t.TempDir(), "db")
-	db, err := inventoryDB(dir, 2)
-	require.NoError(t, err)
-	require.NoError(t, db.Insert(ctx, "a", "1"))
-	require.NoError(t, db.Close())
+	dir := oneKeyDB(t)
 	require.NoError(t, os.Mkdir(filepath.Join(dir, "gen-18446744073709551615"), 0o700))
 
-	_, err = inventoryDB(dir, 3) // another shard count needs a new generation
+	_, err := inventoryDB(dir, 3) // another shard count needs a new generation
 	require.ErrorContains(t, err, "no generation number is left")
-	db, err = inventoryDB(dir, 2) // the same count needs none
+	db, err := inventoryDB(dir, 2) // the same count needs none
 	require.NoError(t, err)
 	require.Equal(t, map[string]string{"a": "1"}, durableState(t, db))
 	require.NoError(t, db.Close())
@@ -363,21 +358,28 @@ func TestDurableGenerationNumberExhausted(t *testing.T) {
 // MANIFEST's temporary file goes is replaced, never written through, so a
 // file elsewhere is untouched.
 func TestDurableManifestTempNeverFollowsLink(t *testing.T) {
-	ctx := context.Background()
-	dir := filepath.Join(t.TempDir(), "db")
-	db, err := inventoryDB(dir, 2)
-	require.NoError(t, err)
-	require.NoError(t, db.Insert(ctx, "a", "1"))
-	require.NoError(t, db.Close())
+	dir := oneKeyDB(t)
 	victim := filepath.Join(t.TempDir(), "precious.txt")
 	require.NoError(t, os.WriteFile(victim, []byte("user data"), 0o600))
 	require.NoError(t, os.Symlink(victim, filepath.Join(dir, "MANIFEST.tmp")))
 
-	db, err = inventoryDB(dir, 3) // a new generation: the MANIFEST is written three times
+	db, err := inventoryDB(dir, 3) // a new generation: the MANIFEST is written three times
 	require.NoError(t, err)
 	require.Equal(t, map[string]string{"a": "1"}, durableState(t, db))
 	require.NoError(t, db.Close())
 	b, err := os.ReadFile(victim)
 	require.NoError(t, err)
 	require.Equal(t, "user data", string(b), "a file outside the directory was written")
+}
+
+// oneKeyDB makes a closed 2-shard database holding a=1 and returns its
+// directory.
+func oneKeyDB(t *testing.T) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "db")
+	db, err := inventoryDB(dir, 2)
+	require.NoError(t, err)
+	require.NoError(t, db.Insert(context.Background(), "a", "1"))
+	require.NoError(t, db.Close())
+	return dir
 }

@@ -238,19 +238,5 @@ func bankTransferOnce(ctx context.Context, db *fluxmap.DB[string, int64], rng *r
 // checkBankSnapshot checks one snapshot of all accounts: every account, in key
 // order, none negative, summing to the initial total.
 func checkBankSnapshot(es []fluxmap.Entry[string, int64]) error {
-	var sum int64
-	for i, e := range es {
-		if i > 0 && es[i-1].Key >= e.Key {
-			return fmt.Errorf("keys out of order: %q then %q", es[i-1].Key, e.Key)
-		}
-		if e.Value < 0 {
-			return fmt.Errorf("%s has negative balance %d", e.Key, e.Value)
-		}
-		sum += e.Value
-	}
-	if len(es) != bankAccounts || sum != bankAccounts*bankInitial {
-		return fmt.Errorf("%d accounts summing to %d, want %d summing to %d",
-			len(es), sum, bankAccounts, bankAccounts*bankInitial)
-	}
-	return nil
+	return checkBalances(es, bankAccounts, bankAccounts*bankInitial)
 }

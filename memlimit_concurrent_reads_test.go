@@ -38,21 +38,12 @@ func TestMemLimitConcurrentReads(t *testing.T) {
 			}
 
 			var (
-				stop       atomic.Bool
-				reads      atomic.Int64
-				wg         sync.WaitGroup
-				errMu      sync.Mutex
-				firstError error
-				peak       atomic.Int64
+				reads atomic.Int64
+				wg    sync.WaitGroup
+				peak  atomic.Int64
 			)
-			fail := func(err error) {
-				errMu.Lock()
-				if firstError == nil {
-					firstError = err
-				}
-				errMu.Unlock()
-				stop.Store(true)
-			}
+			var ff firstFailure
+			fail, stop := ff.fail, &ff.stop
 			// The writer: every new key evicts one. It waits while the
 			// estimate is over the limit: unthrottled, with six readers on
 			// two cores, the shard's eviction commits fall behind the inserts
@@ -122,7 +113,7 @@ func TestMemLimitConcurrentReads(t *testing.T) {
 			}
 			stop.Store(true)
 			wg.Wait()
-			require.NoError(t, firstError)
+			require.NoError(t, ff.first())
 			settleEvictions(t, db)
 			st, err := db.Stats()
 			require.NoError(t, err)

@@ -40,22 +40,13 @@ func TestReadsRealTimeOrder(t *testing.T) {
 			}
 
 			var (
-				stop       atomic.Bool
-				writes     atomic.Int64
-				gets       atomic.Int64
-				views      atomic.Int64
-				wg         sync.WaitGroup
-				errMu      sync.Mutex
-				firstError error
+				writes atomic.Int64
+				gets   atomic.Int64
+				views  atomic.Int64
+				wg     sync.WaitGroup
 			)
-			fail := func(err error) {
-				errMu.Lock()
-				if firstError == nil {
-					firstError = err
-				}
-				errMu.Unlock()
-				stop.Store(true)
-			}
+			var ff firstFailure
+			fail, stop := ff.fail, &ff.stop
 			for i := range keys {
 				wg.Go(func() {
 					for n := int64(1); !stop.Load(); n++ {
@@ -128,7 +119,7 @@ func TestReadsRealTimeOrder(t *testing.T) {
 			}
 			stop.Store(true)
 			wg.Wait()
-			require.NoError(t, firstError)
+			require.NoError(t, ff.first())
 			st, err := db.Stats()
 			require.NoError(t, err)
 			t.Logf("%d writes, %d Gets, %d Views, %d vacuum passes removed %d versions",

@@ -140,25 +140,16 @@ func runReadsRace(t *testing.T, cfg readRaceVariant) {
 	}))
 
 	var (
-		stop       atomic.Bool
-		paused     atomic.Bool // the accounts' shards are above half their budget
-		transfers  atomic.Int64
-		fills      atomic.Int64
-		ckpts      atomic.Int64
-		evictions  atomic.Uint64 // as the monitor last saw them (evict)
-		checks     = make([]atomic.Int64, len(readRaceKinds))
-		wg         sync.WaitGroup
-		errsMu     sync.Mutex
-		firstError error
+		paused    atomic.Bool // the accounts' shards are above half their budget
+		transfers atomic.Int64
+		fills     atomic.Int64
+		ckpts     atomic.Int64
+		evictions atomic.Uint64 // as the monitor last saw them (evict)
+		checks    = make([]atomic.Int64, len(readRaceKinds))
+		wg        sync.WaitGroup
 	)
-	fail := func(err error) {
-		errsMu.Lock()
-		if firstError == nil {
-			firstError = err
-		}
-		errsMu.Unlock()
-		stop.Store(true)
-	}
+	var ff firstFailure
+	fail, stop := ff.fail, &ff.stop
 
 	// Writers: transfers between random accounts, single- and multi-shard.
 	for w := range 4 {
@@ -266,7 +257,7 @@ func runReadsRace(t *testing.T, cfg readRaceVariant) {
 	}
 	stop.Store(true)
 	wg.Wait()
-	require.NoError(t, firstError)
+	require.NoError(t, ff.first())
 
 	// Let the last TTLs pass, so the expiry path certainly ran.
 	time.Sleep(3 * time.Millisecond)
@@ -424,18 +415,8 @@ func readRaceOnce(ctx context.Context, db *fluxmap.DB[string, int64], kind strin
 // checkAccounts checks one snapshot of the accounts: each of accts once, in
 // key order, none negative, summing to total.
 func checkAccounts(es []fluxmap.Entry[string, int64], accts []string, total int64) error {
-	var sum int64
-	for i, e := range es {
-		if i > 0 && es[i-1].Key >= e.Key {
-			return fmt.Errorf("keys out of order: %q then %q", es[i-1].Key, e.Key)
-		}
-		if e.Value < 0 {
-			return fmt.Errorf("%s has negative balance %d", e.Key, e.Value)
-		}
-		sum += e.Value
-	}
-	if len(es) != len(accts) || sum != total {
-		return fmt.Errorf("%d accounts summing to %d, want %d summing to %d", len(es), sum, len(accts), total)
+	if err := checkBalances(es, len(accts), total); err != nil {
+		return err
 	}
 	if !slices.EqualFunc(es, accts, func(e fluxmap.Entry[string, int64], k string) bool { return e.Key == k }) {
 		return errors.New("the snapshot holds other keys than the accounts")
@@ -450,4 +431,23 @@ func bankSum(ctx context.Context, db *fluxmap.DB[string, int64], accts []string,
 		return err
 	}
 	return checkAccounts(es, accts, total)
+}
+
+// checkBalances checks that a snapshot of balances holds n keys in key
+// order, none negative, summing to total.
+func checkBalances(es []fluxmap.Entry[string, int64], n int, total int64) error {
+	var sum int64
+	for i, e := range es {
+		if i > 0 && es[i-1].Key >= e.Key {
+			return fmt.Errorf("keys out of order: %q then %q", es[i-1].Key, e.Key)
+		}
+		if e.Value < 0 {
+			return fmt.Errorf("%s has negative balance %d", e.Key, e.Value)
+		}
+		sum += e.Value
+	}
+	if len(es) != n || sum != total {
+		return fmt.Errorf("%d accounts summing to %d, want %d summing to %d", len(es), sum, n, total)
+	}
+	return nil
 }

@@ -62,21 +62,12 @@ func runTornValues(t *testing.T, shards int) {
 	}
 
 	var (
-		stop       atomic.Bool
-		writes     atomic.Int64
-		reads      atomic.Int64
-		wg         sync.WaitGroup
-		errMu      sync.Mutex
-		firstError error
+		writes atomic.Int64
+		reads  atomic.Int64
+		wg     sync.WaitGroup
 	)
-	fail := func(err error) {
-		errMu.Lock()
-		if firstError == nil {
-			firstError = err
-		}
-		errMu.Unlock()
-		stop.Store(true)
-	}
+	var ff firstFailure
+	fail, stop := ff.fail, &ff.stop
 	writeGroup := func(keys []string) error {
 		return db.Transaction(ctx, func(tx *fluxmap.Tx[string, stamp]) error {
 			s := newStamp(next.Add(1))
@@ -133,7 +124,7 @@ func runTornValues(t *testing.T, shards int) {
 	}
 	stop.Store(true)
 	wg.Wait()
-	require.NoError(t, firstError)
+	require.NoError(t, ff.first())
 	t.Logf("%d writes, %d read passes", writes.Load(), reads.Load())
 }
 
