@@ -6,6 +6,7 @@ import (
 	"math/bits"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 
@@ -78,6 +79,7 @@ func New[V any](cfg Config[V]) (*Coordinator[V], error) {
 	c.waiters.New = func() any { return NewWaiter() }
 	c.txns.New = func() any { return new(Txn[V]) }
 	c.shards = make([]*shard.Shard[V], cfg.Shards)
+	scfgs := make([]shard.Config[V], cfg.Shards)
 	for i := range c.shards {
 		var d *shard.Durability[V]
 		if rec != nil {
@@ -98,15 +100,35 @@ func New[V any](cfg Config[V]) (*Coordinator[V], error) {
 			Durability: d,
 		}
 		if rec != nil {
+			scfg.LoadKeys = len(rec.loads[i])
 			scfg.Load = func(install func(string, uint64, V, int64)) {
-				for k, st := range rec.loads[i] {
+				// In key order, so the shard builds its list in one pass.
+				keys := make([]string, 0, len(rec.loads[i]))
+				for k := range rec.loads[i] {
+					keys = append(keys, k)
+				}
+				slices.Sort(keys)
+				for _, k := range keys {
+					st := rec.loads[i][k]
 					install(k, st.ts, st.value, st.expiry)
 				}
 				rec.loads[i] = nil
 			}
 		}
-		c.shards[i] = shard.New(scfg)
+		scfgs[i] = scfg
 	}
+	// Shards are built (and the recovered state loaded) in parallel, at
+	// most GOMAXPROCS at a time.
+	var build sync.WaitGroup
+	slots := make(chan struct{}, runtime.GOMAXPROCS(0))
+	for i := range c.shards {
+		slots <- struct{}{}
+		build.Go(func() {
+			defer func() { <-slots }()
+			c.shards[i] = shard.New(scfgs[i])
+		})
+	}
+	build.Wait()
 	c.wg.Add(len(c.shards))
 	for _, s := range c.shards {
 		go func() {

@@ -94,6 +94,18 @@ func (ix *index[V]) insert(n *Node[V]) {
 	ix.live++
 }
 
+// reserve grows the table, if needed, so that n nodes fit without another
+// rebuild. Owner only.
+func (ix *index[V]) reserve(n int) {
+	size := minIndexSlots
+	for size*3 < (n+1)*4 {
+		size *= 2
+	}
+	if t := ix.tab.Load(); t == nil || len(t.slots) < size {
+		ix.rebuild(size)
+	}
+}
+
 // remove deletes key's node, if present. Owner only.
 func (ix *index[V]) remove(key string) {
 	t := ix.tab.Load()

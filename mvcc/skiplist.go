@@ -177,6 +177,11 @@ type List[V any] struct {
 	rng       uint64
 	length    int
 	prev      [MaxLevel]*Node[V]
+	// tail[i] is the last node on level i while tailOK; Append keeps it so
+	// a list built from sorted keys needs no descent per key, and Upsert
+	// and Delete invalidate it.
+	tail   [MaxLevel]*Node[V]
+	tailOK bool
 }
 
 // NewList returns an empty list whose towers grow with probability p per
@@ -251,7 +256,43 @@ func (l *List[V]) Upsert(key string) *Node[V] {
 	if n := l.index.find(key); n != nil {
 		return n
 	}
+	l.tailOK = false
 	l.findPrev(key)
+	return l.link(key)
+}
+
+// Append is Upsert for a key that sorts after every key in the list, as
+// when a list is built from sorted input: it links the node after the last
+// node of each level with no descent and no index probe. A key that does
+// not sort last goes through Upsert. Owner only.
+func (l *List[V]) Append(key string) *Node[V] {
+	if !l.tailOK {
+		x := &l.head.Node
+		for i := MaxLevel - 1; i >= 0; i-- {
+			for nx := x.link(i).Load(); nx != nil; nx = x.link(i).Load() {
+				x = nx
+			}
+			l.tail[i] = x
+		}
+		l.tailOK = true
+	}
+	if last := l.tail[0]; last != &l.head.Node && !last.Before(key, PrefixOf(key)) {
+		return l.Upsert(key)
+	}
+	l.prev = l.tail
+	n := l.link(key)
+	for i := range int(n.level) {
+		l.tail[i] = n
+	}
+	return n
+}
+
+// Reserve makes room in the hash index for n nodes in all, so that building
+// a list of known size rebuilds the index once. Owner only.
+func (l *List[V]) Reserve(n int) { l.index.reserve(n) }
+
+// link creates key's node and links it after l.prev. Owner only.
+func (l *List[V]) link(key string) *Node[V] {
 	lvl := l.randomLevel()
 	if cur := int(l.level.Load()); lvl > cur {
 		for i := cur; i < lvl; i++ {
@@ -280,6 +321,7 @@ func (l *List[V]) Delete(key string) bool {
 	if l.index.find(key) == nil {
 		return false
 	}
+	l.tailOK = false
 	n := l.findPrev(key)
 	l.index.remove(key)
 	for i := int(n.level) - 1; i >= 0; i-- {

@@ -480,3 +480,45 @@ func TestTowerFollowsNode(t *testing.T) {
 	x := &node2[string]{}
 	require.Same(t, &x.tower[1], x.link(1))
 }
+
+// TestAppend builds lists from sorted keys with Append, mixed with Upserts
+// and Deletes (which leave the tails stale) and with keys that do not sort
+// last (which go through Upsert): the list, its levels and its index must
+// match a model.
+func TestAppend(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for round := range 20 {
+		l := NewList[int](0.25, uint64(round)+1)
+		l.Reserve(rng.IntN(3000))
+		set := map[string]bool{}
+		next := 0
+		for step := range 3000 {
+			switch r := rng.IntN(100); {
+			case r < 80: // the next key in order
+				next += 1 + rng.IntN(3)
+				k := fmt.Sprintf("k%08d", next)
+				require.Equal(t, k, l.Append(k).Key())
+				set[k] = true
+			case r < 88: // a key that may not sort last
+				k := fmt.Sprintf("k%08d", rng.IntN(next+10))
+				require.Equal(t, k, l.Append(k).Key(), "step %d", step)
+				set[k] = true
+			case r < 94:
+				k := fmt.Sprintf("k%08d", rng.IntN(next+10))
+				l.Upsert(k)
+				set[k] = true
+			default:
+				k := fmt.Sprintf("k%08d", rng.IntN(next+10))
+				require.Equal(t, set[k], l.Delete(k))
+				delete(set, k)
+			}
+		}
+		model := make([]string, 0, len(set))
+		for k := range set {
+			model = append(model, k)
+			require.NotNil(t, l.Find(k), k)
+		}
+		slices.Sort(model)
+		checkList(t, l, model)
+	}
+}

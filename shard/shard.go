@@ -45,7 +45,10 @@ type Config[V any] struct {
 	Durability *Durability[V]
 	// Load, if set, is called once by New with a function that installs
 	// a recovered version (a value, at timestamp ts, with its deadline).
-	Load func(install func(key string, ts uint64, value V, expiry int64))
+	// Keys given in ascending order build the list in one pass, with no
+	// descent per key; LoadKeys, if known, sizes the index up front.
+	Load     func(install func(key string, ts uint64, value V, expiry int64))
+	LoadKeys int
 }
 
 // Shard owns one partition. Its exported methods other than Run are safe
@@ -147,6 +150,7 @@ func New[V any](cfg Config[V]) *Shard[V] {
 		s.wal.internal = &s.mem.internal
 	}
 	if cfg.Load != nil {
+		s.list.Reserve(cfg.LoadKeys)
 		cfg.Load(s.load)
 	}
 	return s
@@ -163,7 +167,7 @@ func (s *Shard[V]) WALSize() int64 {
 
 // load installs a recovered version (Config.Load).
 func (s *Shard[V]) load(key string, ts uint64, value V, expiry int64) {
-	n := s.list.Upsert(key)
+	n := s.list.Append(key)
 	n.Install(ts, value, false, expiry)
 	s.charge(n, &Write[V]{Key: key, Value: value, Expiry: expiry})
 	s.stats.Keys++
