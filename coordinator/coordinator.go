@@ -6,7 +6,6 @@ import (
 	"math/bits"
 	"math/rand/v2"
 	"runtime"
-	"slices"
 	"sync"
 	"time"
 
@@ -102,15 +101,8 @@ func New[V any](cfg Config[V]) (*Coordinator[V], error) {
 		if rec != nil {
 			scfg.LoadKeys = len(rec.loads[i])
 			scfg.Load = func(install func(string, uint64, V, int64)) {
-				// In key order, so the shard builds its list in one pass.
-				keys := make([]string, 0, len(rec.loads[i]))
-				for k := range rec.loads[i] {
-					keys = append(keys, k)
-				}
-				slices.Sort(keys)
-				for _, k := range keys {
-					st := rec.loads[i][k]
-					install(k, st.ts, st.value, st.expiry)
+				for _, st := range rec.loads[i] { // in key order: one pass
+					install(st.key, st.ts, st.value, st.expiry)
 				}
 				rec.loads[i] = nil
 			}

@@ -10,6 +10,7 @@ import (
 	"path"
 	"runtime"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/fluxmap/fluxmap/internal/errs"
@@ -63,13 +64,14 @@ type DurableConfig[V any] struct {
 type recovered[V any] struct {
 	start  uint64
 	gen    uint64
-	loads  []map[string]keyState[V]
+	loads  [][]keyState[V] // per shard, live keys in key order
 	logs   []*wal.Log
 	unlock io.Closer
 }
 
 // keyState is a key's newest recovered version.
 type keyState[V any] struct {
+	key       string
 	ts        uint64
 	value     V
 	expiry    int64
@@ -151,13 +153,17 @@ func recoverLocked[V any](d *DurableConfig[V], n int) (*recovered[V], error) {
 	for _, img := range imgs {
 		img.log.Close()
 	}
-	loads := make([]map[string]keyState[V], n)
-	for i := range loads {
-		loads[i] = make(map[string]keyState[V])
-	}
+	loads := make([][]keyState[V], n)
 	for _, st := range states {
-		for k, s := range st {
-			loads[shardIndex(k, n)][k] = s
+		for _, s := range st {
+			j := shardIndex(s.key, n)
+			loads[j] = append(loads[j], s)
+		}
+	}
+	if n != len(states) {
+		// Each new shard got sorted runs from several old ones.
+		for _, l := range loads {
+			slices.SortFunc(l, func(a, b keyState[V]) int { return strings.Compare(a.key, b.key) })
 		}
 	}
 	return switchGeneration(d, m, n, start, loads)
@@ -187,18 +193,14 @@ func createDatabase[V any](d *DurableConfig[V], n int, prev *manifest) (*recover
 	if prev != nil {
 		m.pending = prev.pending
 	}
-	loads := make([]map[string]keyState[V], n)
-	for i := range loads {
-		loads[i] = map[string]keyState[V]{}
-	}
-	return switchGeneration(d, m, n, 0, loads)
+	return switchGeneration(d, m, n, 0, make([][]keyState[V], n))
 }
 
 // switchGeneration builds a new generation of n shards holding loads, as
 // of timestamp start, and makes it the current one in the MANIFEST; then it
 // removes the one it replaces. m is the MANIFEST now in force (generation 0
 // for a new database).
-func switchGeneration[V any](d *DurableConfig[V], m manifest, n int, start uint64, loads []map[string]keyState[V]) (*recovered[V], error) {
+func switchGeneration[V any](d *DurableConfig[V], m manifest, n int, start uint64, loads [][]keyState[V]) (*recovered[V], error) {
 	fs := d.FS
 	if m.pending.gen != 0 {
 		// An earlier attempt's leftovers: never current, so nothing is lost.
@@ -263,7 +265,7 @@ func nextGen(fs wal.FS, dir string, cur uint64) (uint64, error) {
 // checkpoint at start (an empty one too: it tells the next open that every
 // timestamp up to start is complete, and which shard the directory
 // belongs to) and a new log. Everything is durable when it returns.
-func buildGeneration[V any](d *DurableConfig[V], gen, start uint64, loads []map[string]keyState[V]) ([]*wal.Log, error) {
+func buildGeneration[V any](d *DurableConfig[V], gen, start uint64, loads [][]keyState[V]) ([]*wal.Log, error) {
 	fs, n := d.FS, len(loads)
 	if err := fs.MkdirAll(genDir(d.Dir, gen)); err != nil {
 		return nil, err
@@ -278,8 +280,8 @@ func buildGeneration[V any](d *DurableConfig[V], gen, start uint64, loads []map[
 		if err != nil {
 			return err
 		}
-		for k, s := range loads[i] {
-			if err := cw.Add(k, s.expiry, func(dst []byte) ([]byte, error) { return d.Encode(dst, s.value) }); err != nil {
+		for _, s := range loads[i] {
+			if err := cw.Add(s.key, s.expiry, func(dst []byte) ([]byte, error) { return d.Encode(dst, s.value) }); err != nil {
 				return errors.Join(err, cw.Abort())
 			}
 		}
@@ -363,14 +365,9 @@ func removeGeneration(fs wal.FS, dir string, g genRef) bool {
 // shardImage is what recovery read from one shard directory.
 type shardImage[V any] struct {
 	ckptTS  uint64
-	entries map[string]ckptEntry[V] // the checkpoint's state at ckptTS
+	entries []keyState[V] // the checkpoint's state at ckptTS, in key order
 	records []logRecord[V]
 	log     *wal.Replayed
-}
-
-type ckptEntry[V any] struct {
-	value  V
-	expiry int64
 }
 
 // logRecord is one decoded WAL record.
@@ -413,13 +410,16 @@ func readShard[V any](d *DurableConfig[V], m manifest, i int) (*shardImage[V], e
 		}
 		return nil, err
 	}
-	img := &shardImage[V]{entries: make(map[string]ckptEntry[V])}
+	img := &shardImage[V]{}
 	info, found, err := wal.ReadCheckpoint(d.FS, sdir, func(key string, expiry int64, value []byte) error {
 		v, err := d.Decode(value)
 		if err != nil {
 			return errs.Errorf("checkpoint value of key %q: %w: %w", key, errs.ErrCorrupt, err)
 		}
-		img.entries[key] = ckptEntry[V]{value: v, expiry: expiry}
+		if n := len(img.entries); n > 0 && img.entries[n-1].key >= key {
+			return fmt.Errorf("checkpoint key %q after %q: out of order: %w", key, img.entries[n-1].key, errs.ErrCorrupt)
+		}
+		img.entries = append(img.entries, keyState[V]{key: key, value: v, expiry: expiry})
 		return nil
 	})
 	if err != nil {
@@ -470,30 +470,56 @@ func readShard[V any](d *DurableConfig[V], m manifest, i int) (*shardImage[V], e
 }
 
 // replayImages returns the recovered prefix (recoveredPrefix), each shard's
-// live keys at it, and whether some log holds records past it.
-func replayImages[V any](imgs []*shardImage[V]) (start uint64, states []map[string]keyState[V], beyond bool) {
+// live keys at it in key order, and whether some log holds records past
+// it. A shard's state is its checkpoint's entries (in key order as read)
+// merged with the newest logged version of each key its records touch.
+func replayImages[V any](imgs []*shardImage[V]) (start uint64, states [][]keyState[V], beyond bool) {
 	start = recoveredPrefix(imgs)
-	states = make([]map[string]keyState[V], len(imgs))
+	states = make([][]keyState[V], len(imgs))
 	for i, img := range imgs {
-		st := make(map[string]keyState[V], len(img.entries))
-		for k, e := range img.entries {
-			st[k] = keyState[V]{ts: img.ckptTS, value: e.value, expiry: e.expiry}
-		}
 		slices.SortFunc(img.records, func(a, b logRecord[V]) int { return cmp.Compare(a.ts, b.ts) })
+		// over holds each logged key's newest version, in the order the keys
+		// were first written: often key order already, which then needs no
+		// sort.
+		var over []keyState[V]
+		at := make(map[string]int)
 		for _, r := range img.records {
 			if r.ts > start {
 				beyond = true
 				break
 			}
 			for _, w := range r.writes {
-				st[w.Key] = keyState[V]{ts: r.ts, value: w.Value, expiry: w.Expiry, tombstone: w.Tombstone}
+				s := keyState[V]{key: w.Key, ts: r.ts, value: w.Value, expiry: w.Expiry, tombstone: w.Tombstone}
+				if j, ok := at[w.Key]; ok {
+					over[j] = s
+				} else {
+					at[w.Key] = len(over)
+					over = append(over, s)
+				}
 			}
 		}
-		for k, s := range st {
-			if s.tombstone {
-				delete(st, k)
+		byKey := func(a, b keyState[V]) int { return strings.Compare(a.key, b.key) }
+		if !slices.IsSortedFunc(over, byKey) {
+			slices.SortFunc(over, byKey)
+		}
+		st := make([]keyState[V], 0, len(img.entries)+len(over))
+		ck := img.entries
+		for len(ck) > 0 || len(over) > 0 {
+			var s keyState[V]
+			switch {
+			case len(over) == 0 || (len(ck) > 0 && ck[0].key < over[0].key):
+				s, ck = ck[0], ck[1:]
+				s.ts = img.ckptTS
+			case len(ck) > 0 && ck[0].key == over[0].key:
+				s, ck, over = over[0], ck[1:], over[1:]
+			default:
+				s, over = over[0], over[1:]
+			}
+			if !s.tombstone {
+				st = append(st, s)
 			}
 		}
+		img.entries = nil
 		states[i] = st
 	}
 	return start, states, beyond
