@@ -73,13 +73,6 @@ type ReadResult[V any] struct {
 	Found bool
 }
 
-// KV is one entry of a scan.
-type KV[V any] struct {
-	Key    string
-	Value  V
-	Expiry int64 // the value's TTL deadline, Unix nanoseconds; 0 none
-}
-
 // Request is the one message type a shard accepts. Callers pool and reuse
 // Requests: the done channel is allocated once per Request, never per
 // operation.

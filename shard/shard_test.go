@@ -400,6 +400,13 @@ func TestDeleteOfAbsentKeyInstallsNothing(t *testing.T) {
 	sc.run(t, 4, op{txn: "T", kind: KindCommitOne, ts: deleted - 1, reads: []string{"k"}, writes: []Write[string]{put("y", "y")}, conflict: true})
 }
 
+// KV is one entry a cursor stood on.
+type KV[V any] struct {
+	Key    string
+	Value  V
+	Expiry int64
+}
+
 // scanAll walks a cursor over sp at ts and returns every entry.
 func scanAll(t *testing.T, s *Shard[string], ts uint64, sp Span) []KV[string] {
 	t.Helper()
