@@ -192,8 +192,11 @@ func (l *readLog[V]) note(s *Shard[V], n *mvcc.Node[V]) {
 		return
 	}
 	for {
+		// tail first: it only grows and never passes head, so t <= i and
+		// i-t is the ring's fill, never a wrapped-around difference.
+		t := l.tail.Load()
 		i := l.head.Load()
-		if i-l.tail.Load() >= readLogSize {
+		if i-t >= readLogSize {
 			n.Reads.Store(0)
 			if !l.asked.Load() && l.asked.CompareAndSwap(false, true) {
 				select {
