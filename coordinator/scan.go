@@ -9,9 +9,9 @@ import (
 // timestamp into key order, on the caller's goroutine (DESIGN.md §4a): a
 // k-way merge through a binary min-heap, by current key, of the cursors
 // that have an entry (hand-written: container/heap's interface calls cost
-// more than the comparisons). It walks
-// each shard's list only as far as the entries it returns, so a scan
-// stopped early costs what it read. A Scanner is used by one goroutine.
+// more than the comparisons). It walks each shard's list only as far as
+// the entries it returns, so a scan stopped early costs what it read. A
+// Scanner is used by one goroutine.
 type Scanner[V any] struct {
 	c       *Coordinator[V]
 	ts      uint64

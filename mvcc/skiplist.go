@@ -258,7 +258,7 @@ func (l *List[V]) Upsert(key string) *Node[V] {
 	}
 	l.tailOK = false
 	l.findPrev(key)
-	return l.link(key)
+	return l.linkNew(key)
 }
 
 // Append is Upsert for a key that sorts after every key in the list, as
@@ -280,7 +280,7 @@ func (l *List[V]) Append(key string) *Node[V] {
 		return l.Upsert(key)
 	}
 	l.prev = l.tail
-	n := l.link(key)
+	n := l.linkNew(key)
 	for i := range int(n.level) {
 		l.tail[i] = n
 	}
@@ -291,8 +291,8 @@ func (l *List[V]) Append(key string) *Node[V] {
 // a list of known size rebuilds the index once. Owner only.
 func (l *List[V]) Reserve(n int) { l.index.reserve(n) }
 
-// link creates key's node and links it after l.prev. Owner only.
-func (l *List[V]) link(key string) *Node[V] {
+// linkNew creates key's node and links it after l.prev. Owner only.
+func (l *List[V]) linkNew(key string) *Node[V] {
 	lvl := l.randomLevel()
 	if cur := int(l.level.Load()); lvl > cur {
 		for i := cur; i < lvl; i++ {

@@ -165,6 +165,7 @@ func (s *Shard[V]) evictIfNeeded() {
 	if m.tracker == nil || m.bytes <= m.cfg.Budget || m.internal.Load() >= maxInternalInFlight {
 		return
 	}
+	s.drainReads() // the reads made while this batch ran count before the choice
 	var victims []*mvcc.Node[V]
 	m.tracker.Candidates(func(n *mvcc.Node[V]) bool {
 		if m.bytes <= m.cfg.Budget {

@@ -84,7 +84,6 @@ func (s *Shard[V]) ReadLatest(key string) (V, bool) {
 // snapshot at or below the cursor's timestamp while it uses the cursor. A
 // Cursor is used by one goroutine.
 type Cursor[V any] struct {
-	s      *Shard[V]
 	n      *mvcc.Node[V]
 	ts     uint64
 	now    int64
@@ -102,7 +101,7 @@ type Cursor[V any] struct {
 // now, which must not be 0: a scan evaluates every deadline at one time).
 // Safe for any goroutine.
 func (s *Shard[V]) Seek(c *Cursor[V], span Span, ts uint64, now int64) {
-	*c = Cursor[V]{s: s, ts: ts, now: now, hi: span.Hi, hiInf: span.HiInf, hp: mvcc.PrefixOf(span.Hi)}
+	*c = Cursor[V]{ts: ts, now: now, hi: span.Hi, hiInf: span.HiInf, hp: mvcc.PrefixOf(span.Hi)}
 	if !span.HiInf && span.Lo >= span.Hi {
 		return
 	}

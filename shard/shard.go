@@ -68,7 +68,7 @@ type Shard[V any] struct {
 	floor     atomic.Uint64
 	reads     *readLog[V]                              // nil without an eviction order
 	dirtyView atomic.Pointer[map[string]dirtyWrite[V]] // only with faults.DirtyReads
-	drainReq  *Request[V]                              // what a reader sends when the read log is full
+	drainReq  *Request[V]                              // what a reader sends when the read log is full; nil when reads is
 
 	// Owned by the shard goroutine.
 	ranges []rangeLock
@@ -142,9 +142,9 @@ func New[V any](cfg Config[V]) *Shard[V] {
 	}
 	if s.mem.tracker != nil {
 		s.reads = new(readLog[V])
+		s.drainReq = NewRequest[V]()
+		s.drainReq.Kind = KindDrain
 	}
-	s.drainReq = NewRequest[V]()
-	s.drainReq.Kind = KindDrain
 	if cfg.Durability != nil {
 		s.wal = newWALWriter(cfg.Durability, cfg.Clock, cfg.ID)
 		s.wal.internal = &s.mem.internal
@@ -256,9 +256,6 @@ func (s *Shard[V]) Run() {
 				s.handle(r)
 			}
 			s.batch[i] = nil
-		}
-		if s.reads != nil {
-			s.drainReads()
 		}
 		s.evictIfNeeded()
 		// Publish before acknowledging, so a caller whose commit returned
