@@ -17,7 +17,9 @@ import (
 
 // Open recovers the log in opts.Dir and returns it ready for appends: it
 // is Replay followed by Resume, except that a directory that does not exist
-// or holds no segment gets a new, empty log (Create).
+// or holds no segment gets a new, empty log (Create). A caller that must
+// tell a lost log from a new one (the database does) calls Replay and
+// Create itself.
 func Open(opts Options, fn func(seq uint64, payload []byte) error) (*Log, error) {
 	if err := opts.validate(); err != nil {
 		return nil, err
