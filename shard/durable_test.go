@@ -62,17 +62,7 @@ func startDurable(t *testing.T, id int, d *Durability[string]) *Shard[string] {
 			return append(dst, 'r'), nil
 		}
 	}
-	stop := make(chan struct{})
-	s := New(Config[string]{ID: id, SkiplistP: 0.25, Seed: 1, Clock: &fakeClock{}, Stop: stop, InboxSize: 16, Durability: d})
-	go s.Run()
-	t.Cleanup(func() {
-		close(stop)
-		select {
-		case <-s.Exited():
-		case <-time.After(5 * time.Second):
-			t.Error("shard did not exit")
-		}
-	})
+	s, _ := startWith(t, func(c *Config[string]) { c.ID, c.Durability = id, d })
 	return s
 }
 
