@@ -66,32 +66,47 @@ func (s *Stream[K, V]) All() iter.Seq2[K, V] {
 	}
 }
 
-type entryScanner[V any] interface {
-	Next() (string, V, bool)
-	Err() error
-	Close()
+func (s *Stream[K, V]) run(yield func(K, V) bool) error {
+	if s.tx != nil {
+		return s.runTx(yield)
+	}
+	if err := s.db.check(s.ctx, "scan"); err != nil {
+		return err
+	}
+	snap := s.db.coord.Oracle().Acquire(uint64(len(s.span.Lo)))
+	defer snap.Release()
+	sc := s.db.coord.NewScanner(s.span, snap.TS, s.db.coord.SnapshotTime())
+	defer sc.Close()
+	// The loop calls the concrete scanner, not an interface: a scan's cost
+	// is its per-entry steps.
+	for n := 1; ; n++ {
+		if n%ctxCheckEvery == 0 {
+			if err := s.ctx.Err(); err != nil {
+				return errorf("scan: %w", err)
+			}
+		}
+		k, v, ok := sc.Next()
+		if !ok {
+			return s.end(sc.Err())
+		}
+		if more, err := s.emit(yield, k, v); !more {
+			return err
+		}
+	}
 }
 
-func (s *Stream[K, V]) run(yield func(K, V) bool) error {
-	var sc entryScanner[V]
-	if s.tx != nil {
-		if err := s.tx.enter("scan"); err != nil {
-			return err
-		}
-		if err := s.tx.usable("scan"); err != nil {
-			s.tx.leave()
-			return err
-		}
-		sc = s.tx.scan(s.span)
-		s.tx.leave() // the loop's body may use the Tx between entries
-	} else {
-		if err := s.db.check(s.ctx, "scan"); err != nil {
-			return err
-		}
-		snap := s.db.coord.Oracle().Acquire(uint64(len(s.span.Lo)))
-		defer snap.Release()
-		sc = s.db.coord.NewScanner(s.span, snap.TS, s.db.coord.SnapshotTime())
+// runTx is run for a Tx stream: the transaction's snapshot merged with its
+// buffered writes.
+func (s *Stream[K, V]) runTx(yield func(K, V) bool) error {
+	if err := s.tx.enter("scan"); err != nil {
+		return err
 	}
+	if err := s.tx.usable("scan"); err != nil {
+		s.tx.leave()
+		return err
+	}
+	sc := s.tx.scan(s.span)
+	s.tx.leave() // the loop's body may use the Tx between entries
 	defer sc.Close()
 	for n := 1; ; n++ {
 		if n%ctxCheckEvery == 0 {
@@ -104,28 +119,38 @@ func (s *Stream[K, V]) run(yield func(K, V) bool) error {
 		// the transaction: by Commit or Rollback inside the loop's body, or
 		// by its context on another goroutine, possibly while Next fetched.
 		// Entries fetched after that may come from a pruned snapshot.
-		if s.tx != nil {
-			if err := s.tx.stillActive("scan"); err != nil {
-				return err
-			}
+		if err := s.tx.stillActive("scan"); err != nil {
+			return err
 		}
 		if !ok {
-			if err := sc.Err(); err != nil {
-				return errorf("scan: %w", err)
-			}
-			if err := s.ctx.Err(); err != nil {
-				return errorf("scan: %w", err)
-			}
-			return nil
+			return s.end(sc.Err())
 		}
-		key, err := s.db.keys.decode(k)
-		if err != nil {
-			return errorf("scan: %w", err)
-		}
-		if !yield(key, v) {
-			return nil
+		if more, err := s.emit(yield, k, v); !more {
+			return err
 		}
 	}
+}
+
+// end is what a scan that ran out of entries returns: the scanner's error,
+// or the context's if it ended the scan.
+func (s *Stream[K, V]) end(err error) error {
+	if err == nil {
+		err = s.ctx.Err()
+	}
+	if err != nil {
+		return errorf("scan: %w", err)
+	}
+	return nil
+}
+
+// emit decodes an entry's key and yields the entry; more is false when the
+// scan must stop, with err saying why (nil if the caller stopped it).
+func (s *Stream[K, V]) emit(yield func(K, V) bool, k string, v V) (more bool, err error) {
+	key, err := s.db.keys.decode(k)
+	if err != nil {
+		return false, errorf("scan: %w", err)
+	}
+	return yield(key, v), nil
 }
 
 func collect[K, V any](s *Stream[K, V]) ([]Entry[K, V], error) {

@@ -50,6 +50,7 @@ type Coordinator[V any] struct {
 	reqs    sync.Pool    // *shard.Request[V]
 	waiters sync.Pool    // *Waiter
 	txns    sync.Pool    // *Txn[V], see Begin
+	scans   sync.Pool    // *Scanner[V], see NewScanner
 }
 
 // New recovers the durable state, if any, and starts cfg.Shards shard

@@ -29,9 +29,15 @@ type Scanner[V any] struct {
 // deadlines at wall-clock time now (the snapshot's, from SnapshotTime), so
 // every entry agrees on which keys have expired. Nothing is read until the
 // first Next. The caller must keep a snapshot at ts registered while it
-// scans, and must Close the scanner.
+// scans, and must Close the scanner once, after its last use: scanners are
+// pooled, so a closed one may already serve another scan.
 func (c *Coordinator[V]) NewScanner(span shard.Span, ts uint64, now int64) *Scanner[V] {
-	return &Scanner[V]{c: c, ts: ts, now: now, span: span}
+	s, _ := c.scans.Get().(*Scanner[V])
+	if s == nil {
+		s = new(Scanner[V])
+	}
+	*s = Scanner[V]{c: c, ts: ts, now: now, span: span}
+	return s
 }
 
 func (s *Scanner[V]) start() {
@@ -83,7 +89,7 @@ func (s *Scanner[V]) Next() (key string, val V, ok bool) {
 	if !s.started {
 		s.start()
 	}
-	if s.err != nil || len(s.heap) == 0 {
+	if len(s.heap) == 0 || s.err != nil {
 		return key, val, false
 	}
 	if s.c.gate.closed.Load() {
@@ -93,20 +99,35 @@ func (s *Scanner[V]) Next() (key string, val V, ok bool) {
 	cu := s.heap[0]
 	key, val = cu.Key(), cu.Value()
 	cu.Next()
-	if !cu.Valid() {
+	switch {
+	case !cu.Valid():
 		last := len(s.heap) - 1
 		s.heap[0], s.heap[last] = s.heap[last], nil
 		s.heap = s.heap[:last]
+		s.down(0)
+	case len(s.heap) == 2:
+		// Two shards, the common small case: one comparison, no loop.
+		if s.heap[1].Less(cu) {
+			s.heap[0], s.heap[1] = s.heap[1], cu
+		}
+	case len(s.heap) > 2:
+		s.down(0)
 	}
-	s.down(0)
 	return key, val, true
 }
 
 // Err returns the error that ended the scan early, if any.
 func (s *Scanner[V]) Err() error { return s.err }
 
-// Close ends the scan. It is safe to call more than once.
+// Close ends the scan and returns the scanner to its pool. Call it once;
+// the scanner must not be used after it.
 func (s *Scanner[V]) Close() {
-	s.heap, s.cursors = nil, nil
-	s.started = true
+	c := s.c
+	if c == nil {
+		return
+	}
+	// Drop what the cursors point at, so a pooled scanner keeps no nodes,
+	// versions or span bounds alive.
+	*s = Scanner[V]{}
+	c.scans.Put(s)
 }

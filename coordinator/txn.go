@@ -449,6 +449,7 @@ type TxnScanner[V any] struct {
 	peekVal V
 	peeked  bool // peekKey/peekVal hold the base's next entry
 	baseEnd bool
+	err     error // the base's Err when Close released it
 }
 
 // Next returns the next live entry in key order.
@@ -485,10 +486,22 @@ func (s *TxnScanner[V]) Next() (string, V, bool) {
 }
 
 // Err returns the error that ended the scan early, if any.
-func (s *TxnScanner[V]) Err() error { return s.base.Err() }
+func (s *TxnScanner[V]) Err() error {
+	if s.base == nil {
+		return s.err
+	}
+	return s.base.Err()
+}
 
-// Close releases the scanner's buffers.
-func (s *TxnScanner[V]) Close() { s.base.Close() }
+// Close releases the scanner's buffers. It is safe to call more than once;
+// Next must not be called after it.
+func (s *TxnScanner[V]) Close() {
+	if s.base != nil {
+		s.err = s.base.Err()
+		s.base.Close()
+		s.base = nil
+	}
+}
 
 // preferPoison returns the poisoning error instead of err, a commit's
 // refusal before it installed anything, if the database was poisoned

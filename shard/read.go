@@ -84,17 +84,13 @@ func (s *Shard[V]) ReadLatest(key string) (V, bool) {
 // snapshot at or below the cursor's timestamp while it uses the cursor. A
 // Cursor is used by one goroutine.
 type Cursor[V any] struct {
-	n      *mvcc.Node[V]
-	ts     uint64
-	now    int64
-	hi     string
-	hiInf  bool
-	hp     mvcc.Prefix
-	key    string
-	kp     mvcc.Prefix // key's
-	value  V
-	expiry int64
-	valid  bool
+	n     *mvcc.Node[V]    // the entry's node; nil at the end
+	v     *mvcc.Version[V] // n's version visible at ts
+	ts    uint64
+	now   int64
+	hi    string
+	hp    mvcc.Prefix // hi's
+	hiInf bool
 }
 
 // Seek positions c at the first live entry of span at ts (TTL deadlines at
@@ -105,44 +101,43 @@ func (s *Shard[V]) Seek(c *Cursor[V], span Span, ts uint64, now int64) {
 	if !span.HiInf && span.Lo >= span.Hi {
 		return
 	}
-	c.n = s.list.Seek(span.Lo)
-	c.settle()
+	c.settle(s.list.Seek(span.Lo))
 }
 
-// settle moves c from c.n to the first node at or after it that holds a
-// live entry within the span.
-func (c *Cursor[V]) settle() {
-	for n := c.n; n != nil; n = n.Next() {
+// settle moves c to the first node at or after n that holds a live entry
+// within the span. The entry is two pointers, so a step stores no key or
+// value: a scan's merge reads them from the node and version it is at.
+func (c *Cursor[V]) settle(n *mvcc.Node[V]) {
+	for ; n != nil; n = n.Next() {
 		if !c.hiInf && !n.Before(c.hi, c.hp) {
 			break
 		}
 		if v := n.At(c.ts); v != nil && v.LiveAt(c.now) {
-			c.n, c.key, c.kp, c.value, c.expiry, c.valid = n, n.Key(), n.Prefix(), v.Value, v.Expiry(), true
+			c.n, c.v = n, v
 			return
 		}
 	}
-	var zero V
-	c.n, c.key, c.value, c.expiry, c.valid = nil, "", zero, 0, false
+	c.n, c.v = nil, nil
 }
 
 // Less reports whether c's key sorts before d's. Both must be Valid.
-func (c *Cursor[V]) Less(d *Cursor[V]) bool { return mvcc.KeyLess(c.key, c.kp, d.key, d.kp) }
+func (c *Cursor[V]) Less(d *Cursor[V]) bool {
+	return mvcc.KeyLess(c.n.Key(), c.n.Prefix(), d.n.Key(), d.n.Prefix())
+}
 
 // Valid reports whether c is at an entry.
-func (c *Cursor[V]) Valid() bool { return c.valid }
+func (c *Cursor[V]) Valid() bool { return c.n != nil }
 
 // Key, Value and Expiry describe the entry c is at.
-func (c *Cursor[V]) Key() string   { return c.key }
-func (c *Cursor[V]) Value() V      { return c.value }
-func (c *Cursor[V]) Expiry() int64 { return c.expiry }
+func (c *Cursor[V]) Key() string   { return c.n.Key() }
+func (c *Cursor[V]) Value() V      { return c.v.Value }
+func (c *Cursor[V]) Expiry() int64 { return c.v.Expiry() }
 
 // Next moves c to the next live entry.
 func (c *Cursor[V]) Next() {
-	if !c.valid {
-		return
+	if c.n != nil {
+		c.settle(c.n.Next())
 	}
-	c.n = c.n.Next()
-	c.settle()
 }
 
 const (
