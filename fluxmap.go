@@ -38,6 +38,7 @@ type DB[K, V any] struct {
 	// Transaction function on their stack (see refuseNested).
 	nestProbes atomic.Int32
 	scratch    sync.Pool // *[]byte for temporary key encodings
+	entryBufs  sync.Pool // *[]Entry[K, V], collect's scratch buffers
 }
 
 func (db *DB[K, V]) check(ctx context.Context, op string) error {

@@ -1,9 +1,9 @@
 package fluxmap
 
 import (
-	"iter"
-
 	"context"
+	"iter"
+	"slices"
 
 	"github.com/fluxmap/fluxmap/shard"
 )
@@ -153,13 +153,34 @@ func (s *Stream[K, V]) emit(yield func(K, V) bool, k string, v V) (more bool, er
 	return yield(key, v), nil
 }
 
+// maxPooledEntries bounds the scratch buffers collect keeps for reuse, so
+// one huge scan does not pin its buffer for the life of the database.
+const maxPooledEntries = 4096
+
+// collect runs s and returns its entries in a slice of exactly their
+// number (nil for none). It gathers them in a pooled scratch buffer first,
+// so a scan allocates its result once instead of once per doubling.
 func collect[K, V any](s *Stream[K, V]) ([]Entry[K, V], error) {
-	var out []Entry[K, V]
+	if s.db == nil {
+		return nil, s.Err() // a nil Tx's stream: Err says why
+	}
+	p, _ := s.db.entryBufs.Get().(*[]Entry[K, V])
+	if p == nil {
+		p = new([]Entry[K, V])
+	}
+	buf := (*p)[:0]
 	for k, v := range s.All() {
-		out = append(out, Entry[K, V]{Key: k, Value: v})
+		buf = append(buf, Entry[K, V]{Key: k, Value: v})
 	}
-	if err := s.Err(); err != nil {
-		return nil, err
+	err := s.Err()
+	var out []Entry[K, V]
+	if err == nil && len(buf) > 0 {
+		out = slices.Clone(buf)
 	}
-	return out, nil
+	clear(buf) // the pool must not keep keys and values alive
+	if cap(buf) <= maxPooledEntries {
+		*p = buf[:0]
+		s.db.entryBufs.Put(p)
+	}
+	return out, err
 }
