@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/fluxmap/fluxmap/internal/errs"
+	"github.com/fluxmap/fluxmap/mvcc"
 )
 
 // ringBits sizes the oracle's rings. The admission bound (maxInFlight)
@@ -17,6 +18,11 @@ const (
 	ringSize    = 1 << ringBits
 	ringMask    = ringSize - 1
 	maxInFlight = ringSize / 2
+	// maxCommitTS is where Admit stops admitting commits, far enough below
+	// mvcc.MaxTS (a version's timestamp field) for every commit admitted
+	// before and the shards' own commits; recovery refuses anything beyond
+	// it as corrupt. At a billion commits a second it is 146 years away.
+	maxCommitTS = mvcc.MaxTS - 1<<20
 )
 
 // Oracle hands out commit timestamps and tracks which are visible.
@@ -103,6 +109,9 @@ func (o *Oracle) Admit() error {
 		}
 		if p := o.poison.Load(); p != nil {
 			return *p
+		}
+		if o.next.Load() >= maxCommitTS {
+			return errs.Errorf("commit timestamps exhausted at %d: %w", o.next.Load(), errs.ErrClosed)
 		}
 		if o.inFlight.Add(1) <= maxInFlight {
 			return nil

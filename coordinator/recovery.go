@@ -432,6 +432,10 @@ func readShard[V any](d *DurableConfig[V], m manifest, i int) (*shardImage[V], e
 		return nil, errs.Errorf("the checkpoint in %s belongs to shard %d of %d, not to shard %d of %d: %w",
 			sdir, info.Owner.Shard, info.Owner.Shards, i, m.shards, errs.ErrCorrupt)
 	}
+	if info.TS > maxCommitTS {
+		return nil, errs.Errorf("the checkpoint in %s is at commit %d, beyond any this engine allocates: %w",
+			sdir, info.TS, errs.ErrCorrupt)
+	}
 	img.ckptTS = info.TS
 	img.log, err = wal.Replay(wal.Options{FS: d.FS, Dir: sdir, SegmentSize: d.SegmentSize, PoolSize: d.PoolSize},
 		func(_ uint64, payload []byte) error {
@@ -442,6 +446,9 @@ func readShard[V any](d *DurableConfig[V], m manifest, i int) (*shardImage[V], e
 			if !slices.Contains(p.Participants, uint32(i)) {
 				return errs.Errorf("commit %d in %s names participants %v, not shard %d: %w",
 					p.TS, sdir, p.Participants, i, errs.ErrCorrupt)
+			}
+			if p.TS > maxCommitTS {
+				return errs.Errorf("commit %d in %s is beyond any this engine allocates: %w", p.TS, sdir, errs.ErrCorrupt)
 			}
 			if p.TS <= img.ckptTS {
 				return nil // covered by the checkpoint

@@ -19,11 +19,6 @@ type Node[V any] struct {
 	key  string
 	head atomic.Pointer[Version[V]] // newest version; nil when there is none
 
-	// WriteLock is the id of the in-flight transaction that holds this key's
-	// write lock between prepare and commit/abort, or 0.
-	WriteLock uint64
-	// ReadLocks counts in-flight transactions holding a read lock on the key.
-	ReadLocks int32
 	// Charge is the bytes the node itself (key and structure) is charged
 	// against the memory limit. Owned by the shard.
 	Charge int32
@@ -31,23 +26,26 @@ type Node[V any] struct {
 	// keys the current batch wrote (under LFU a new key is always the least
 	// used, and evicting what was just written helps nobody).
 	Epoch    uint32
-	versions int32 // beside Epoch: the two pack into one word
-	// Evict links the node into the shard's eviction order; allocated the
-	// first time the node is tracked, so databases without a memory limit
-	// do not pay for it on every key.
-	Evict *evict.Links[Node[V]]
+	versions int32
 	// Reads counts reads since the shard last drained them into the
 	// eviction order; readers on any goroutine add to it (see package
 	// shard).
 	Reads atomic.Uint32
+	// Evict links the node into the shard's eviction order; allocated the
+	// first time the node is tracked, so databases without a memory limit
+	// do not pay for it on every key.
+	Evict *evict.Links[Node[V]]
 
 	// prefix holds the key's first 16 bytes, as two big-endian words,
 	// zero-padded, so most comparisons during a descent or a scan touch
-	// only this node and never the key's separately allocated bytes (it
-	// fits the node's size class: the node with a tower of one or two is
-	// 112 or 128 bytes with or without the second word).
+	// only this node and never the key's separately allocated bytes.
 	prefix Prefix
 	level  uint8 // links in the tower that follows the node in its allocation
+	// Locked is set while an in-flight transaction holds a commit-time
+	// lock on the key. The locks themselves live in a table of the shard's,
+	// since few keys are locked at any moment: the flag is all the node
+	// pays, in what would be padding. Owned by the shard.
+	Locked bool
 }
 
 // A node's tower of links follows the Node in the same allocation: node1,

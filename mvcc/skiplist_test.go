@@ -289,7 +289,7 @@ func chain(t *testing.T, tss ...uint64) *Node[uint64] {
 func chainTS(n *Node[uint64]) []uint64 {
 	var out []uint64
 	for v := n.Newest(); v != nil; v = v.Older() {
-		out = append(out, v.TS)
+		out = append(out, v.TS())
 	}
 	return out
 }
@@ -334,7 +334,7 @@ func TestVersionChain(t *testing.T) {
 			continue
 		}
 		require.NotNil(t, v, "At(%d)", c.ts)
-		require.Equal(t, c.wantTS, v.TS, "At(%d)", c.ts)
+		require.Equal(t, c.wantTS, v.TS(), "At(%d)", c.ts)
 		require.Equal(t, c.wantValue, v.Value, "At(%d)", c.ts)
 		require.Equal(t, c.tombstone, v.Tombstone(), "At(%d)", c.ts)
 	}
@@ -342,7 +342,7 @@ func TestVersionChain(t *testing.T) {
 	// Newest first, strictly decreasing timestamps.
 	var tss []uint64
 	for v := n.Newest(); v != nil; v = v.Older() {
-		tss = append(tss, v.TS)
+		tss = append(tss, v.TS())
 	}
 	require.Equal(t, []uint64{40, 30, 20, 10}, tss)
 }
@@ -420,7 +420,7 @@ func TestPruneRandomized(t *testing.T) {
 					break
 				}
 			}
-			require.True(t, needed, "chain %v horizon %d kept version %d no reader needs", tss, horizon, v.TS)
+			require.True(t, needed, "chain %v horizon %d kept version %d no reader needs", tss, horizon, v.TS())
 		}
 	}
 }
@@ -430,14 +430,10 @@ func TestUnused(t *testing.T) {
 	n := l.Upsert("k")
 	require.True(t, n.Unused())
 
-	n.WriteLock = 7
+	n.Locked = true
 	require.False(t, n.Unused())
-	n.WriteLock = 0
+	n.Locked = false
 	require.True(t, n.Unused())
-
-	n.ReadLocks = 1
-	require.False(t, n.Unused())
-	n.ReadLocks = 0
 
 	n.Install(1, 0, true, 0) // even a tombstone is a version someone may read
 	require.False(t, n.Unused())

@@ -1,41 +1,76 @@
 package mvcc
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+	"unsafe"
+)
 
 // Version is one committed state of a key: a value, or a tombstone for a
-// delete. Once published (Install) a Version is immutable to readers: TS,
-// Value and expiry never change, and the link to the next older version
-// changes only by an atomic store (vacuum cutting the chain's tail). charge
-// is the shard's bookkeeping and readers never look at it.
+// delete. Once published (Install) a Version is immutable to readers: its
+// timestamp, flags, Value and deadline never change, and the link to the
+// next older version changes only by an atomic store (vacuum cutting the
+// chain's tail). charge is the shard's bookkeeping and readers never look
+// at it.
+//
+// A version with a TTL deadline is allocated as a versionTTL, the deadline
+// following the Version in the same allocation and a flag bit in ts saying
+// so: most versions carry no deadline, and without the field a version of
+// a []byte value fits the 48-byte size class instead of 64.
 type Version[V any] struct {
-	TS    uint64 // commit timestamp
-	Value V      // zero for a tombstone
+	// ts is the commit timestamp (below MaxTS) with tombBit and expiryBit
+	// above it.
+	ts    uint64
+	Value V // zero for a tombstone
 	// charge is the bytes charged against the memory limit for this
 	// version plus every older version in its chain: a running total, so
 	// that vacuum learns what a dropped tail was charged by reading the
 	// tail's first version only, instead of visiting every dropped version.
 	// Owned by the shard through SetCharge, Prune and ReleaseCharges.
 	charge int64
-	// expiry is the wall-clock deadline (Unix nanoseconds) after which the
-	// value reads as absent, 0 for none, or tombstone for a delete (a
-	// tombstone has no deadline, so the flag needs no field of its own).
-	expiry int64
 	older  atomic.Pointer[Version[V]]
 }
 
-// tombstone marks a delete in Version.expiry.
-const tombstone = -1
+// versionTTL is a Version with a wall-clock deadline (Unix nanoseconds,
+// positive) after which its value reads as absent.
+type versionTTL[V any] struct {
+	Version[V]
+	expiry int64
+}
+
+// DeadlineSize is what a version with a TTL deadline occupies beyond a
+// Version: the deadline itself.
+const DeadlineSize = int64(unsafe.Sizeof(versionTTL[struct{}]{}) - unsafe.Sizeof(Version[struct{}]{}))
+
+const (
+	// MaxTS bounds commit timestamps: the two bits above it are a version's
+	// flags. At a billion commits a second it lasts 146 years.
+	MaxTS     = 1<<62 - 1
+	tombBit   = 1 << 63 // the version is a delete
+	expiryBit = 1 << 62 // the version is a versionTTL
+)
+
+// TS returns v's commit timestamp.
+func (v *Version[V]) TS() uint64 { return v.ts & MaxTS }
 
 // Tombstone reports whether v is a delete.
-func (v *Version[V]) Tombstone() bool { return v.expiry == tombstone }
+func (v *Version[V]) Tombstone() bool { return v.ts&tombBit != 0 }
 
 // Expiry returns v's wall-clock deadline (Unix nanoseconds), 0 if none.
-func (v *Version[V]) Expiry() int64 { return max(v.expiry, 0) }
+func (v *Version[V]) Expiry() int64 {
+	if v.ts&expiryBit == 0 {
+		return 0
+	}
+	// The flag says v's allocation is a versionTTL (Install).
+	return (*versionTTL[V])(unsafe.Pointer(v)).expiry
+}
 
 // LiveAt reports whether v is a value (not a tombstone) that has not
 // expired at wall-clock time now (Unix nanoseconds).
 func (v *Version[V]) LiveAt(now int64) bool {
-	return v.expiry == 0 || (v.expiry > 0 && now < v.expiry)
+	if v.ts&(tombBit|expiryBit) == 0 {
+		return true
+	}
+	return v.ts&tombBit == 0 && now < v.Expiry()
 }
 
 // Older returns the next older version, or nil. Safe for any goroutine.
@@ -49,7 +84,7 @@ func (n *Node[V]) Newest() *Version[V] { return n.head.Load() }
 // for any goroutine.
 func (n *Node[V]) NewestTS() uint64 {
 	if v := n.head.Load(); v != nil {
-		return v.TS
+		return v.TS()
 	}
 	return 0
 }
@@ -59,7 +94,7 @@ func (n *Node[V]) NewestTS() uint64 {
 // snapshot at or below ts (DESIGN.md §4a).
 func (n *Node[V]) At(ts uint64) *Version[V] {
 	v := n.head.Load()
-	for v != nil && v.TS > ts {
+	for v != nil && v.ts&MaxTS > ts {
 		v = v.older.Load()
 	}
 	return v
@@ -68,17 +103,21 @@ func (n *Node[V]) At(ts uint64) *Version[V] {
 // Install publishes a version committed at ts: a tombstone, or value with
 // the wall-clock deadline expiry (Unix nanoseconds, 0 for none; a negative
 // one reads as long expired). ts must exceed the newest version's
-// timestamp; the caller (the shard) guarantees it. The version is built
-// whole before the atomic store that publishes it. It is charged nothing of
-// its own until SetCharge. Owner only.
+// timestamp and must not exceed MaxTS; the caller (the shard) guarantees
+// both. The version is built whole before the atomic store that publishes
+// it. It is charged nothing of its own until SetCharge. Owner only.
 func (n *Node[V]) Install(ts uint64, value V, tomb bool, expiry int64) {
+	var v *Version[V]
 	switch {
 	case tomb:
-		expiry = tombstone
-	case expiry < 0:
-		expiry = 1 // expired since 1970; -1 would read as a tombstone
+		v = &Version[V]{ts: ts | tombBit}
+	case expiry == 0:
+		v = &Version[V]{ts: ts, Value: value}
+	default:
+		// A negative deadline becomes 1: expired since 1970.
+		x := &versionTTL[V]{Version: Version[V]{ts: ts | expiryBit, Value: value}, expiry: max(expiry, 1)}
+		v = &x.Version
 	}
-	v := &Version[V]{TS: ts, Value: value, expiry: expiry}
 	if older := n.head.Load(); older != nil {
 		v.charge = older.charge
 		v.older.Store(older)
@@ -130,7 +169,7 @@ func (n *Node[V]) Versions() int { return int(n.versions) }
 // Unused reports whether the node holds neither versions nor locks, so the
 // shard may unlink it. Owner only.
 func (n *Node[V]) Unused() bool {
-	return n.versions == 0 && n.WriteLock == 0 && n.ReadLocks == 0
+	return n.versions == 0 && !n.Locked
 }
 
 // Prune drops every version that no reader at or above horizon can see:
@@ -147,12 +186,12 @@ func (n *Node[V]) Prune(horizon uint64) (dropped int, charge int64) {
 	}
 	kept := 1
 	v := top
-	for v.TS > horizon && v.older.Load() != nil {
+	for v.TS() > horizon && v.older.Load() != nil {
 		v = v.older.Load()
 		kept++
 	}
 	cut := v.older.Load()
-	if v.TS > horizon || cut == nil {
+	if v.TS() > horizon || cut == nil {
 		return 0, 0 // every version is newer than horizon, or none is older than v
 	}
 	charge = cut.charge

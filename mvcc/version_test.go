@@ -34,6 +34,20 @@ func TestVersionTombstoneAndExpiry(t *testing.T) {
 	require.False(t, v.Tombstone())
 	require.False(t, v.LiveAt(2))
 	require.Equal(t, 4, n.Versions())
+
+	// The flags live beside the timestamp and never show in it, up to MaxTS.
+	n.Install(MaxTS-1, "", true, 0)
+	n.Install(MaxTS, "y", false, 9)
+	for ts, want := range map[uint64]string{1: "v", 2: "w", 3: "", 4: "x", MaxTS - 1: "", MaxTS: "y"} {
+		v := n.At(ts)
+		require.NotNil(t, v, "At(%d)", ts)
+		require.Equal(t, ts, v.TS(), "At(%d)", ts)
+		require.Equal(t, want, v.Value, "At(%d)", ts)
+	}
+	require.Equal(t, uint64(MaxTS), n.NewestTS())
+	require.Equal(t, int64(9), n.Newest().Expiry())
+	require.True(t, n.At(MaxTS-1).Tombstone())
+	require.Nil(t, n.At(0))
 }
 
 // TestPruneCharges checks the running totals against a plain sum: Prune
@@ -58,7 +72,7 @@ func TestPruneCharges(t *testing.T) {
 		sum := func() int64 {
 			var s int64
 			for v := n.Newest(); v != nil; v = v.Older() {
-				s += own[v.TS]
+				s += own[v.TS()]
 			}
 			return s
 		}
@@ -72,9 +86,9 @@ func TestPruneCharges(t *testing.T) {
 		for v := n.Newest(); v != nil; v = v.Older() {
 			var tail int64
 			for o := v; o != nil; o = o.Older() {
-				tail += own[o.TS]
+				tail += own[o.TS()]
 			}
-			require.Equal(t, tail, v.charge, "running total at %d", v.TS)
+			require.Equal(t, tail, v.charge, "running total at %d", v.TS())
 		}
 
 		released := n.ReleaseCharges()

@@ -79,7 +79,11 @@ func (m *memState[V]) versionCost(key string, w *Write[V]) int64 {
 	if w.Tombstone {
 		return m.versionBase
 	}
-	return m.versionBase + m.cfg.ValueSize(key, w.Value)
+	c := m.versionBase + m.cfg.ValueSize(key, w.Value)
+	if w.Expiry != 0 {
+		c += mvcc.DeadlineSize
+	}
+	return c
 }
 
 // charge accounts for a version just installed on n. The node itself is
@@ -171,7 +175,7 @@ func (s *Shard[V]) evictIfNeeded() {
 		if m.bytes <= m.cfg.Budget {
 			return false
 		}
-		if n.WriteLock != 0 || n.ReadLocks != 0 || n.Epoch == m.epoch || s.inLockedRange(n.Key()) {
+		if n.Locked || n.Epoch == m.epoch || s.inLockedRange(n.Key()) {
 			return true
 		}
 		s.releaseNode(n)

@@ -72,7 +72,8 @@ type Shard[V any] struct {
 
 	// Owned by the shard goroutine.
 	ranges []rangeLock
-	dirty  map[string]dirtyWrite[V] // only with faults.DirtyReads
+	locks  map[*mvcc.Node[V]]keyLock // keys' commit-time locks; see lockOf
+	dirty  map[string]dirtyWrite[V]  // only with faults.DirtyReads
 	batch  []*Request[V]
 	acks   []*Request[V] // commits to acknowledge at the end of the batch
 	stats  Stats
@@ -412,7 +413,9 @@ func (s *Shard[V]) prepare(r *Request[V]) {
 			n = s.list.Upsert(r.Writes[i].Key)
 			r.nodes[i] = n
 		}
-		n.WriteLock = r.Txn
+		l := s.lockOf(n)
+		l.write = r.Txn
+		s.setLock(n, l)
 	}
 	if faults.DirtyReads.Load() {
 		if s.dirty == nil {
@@ -424,7 +427,10 @@ func (s *Shard[V]) prepare(r *Request[V]) {
 		s.publishDirty()
 	}
 	for _, k := range r.Reads {
-		s.list.Upsert(k).ReadLocks++
+		n := s.list.Upsert(k)
+		l := s.lockOf(n)
+		l.reads++
+		s.setLock(n, l)
 	}
 	for _, sp := range r.Ranges {
 		s.ranges = append(s.ranges, rangeLock{span: sp, txn: r.Txn})
@@ -479,15 +485,21 @@ func (s *Shard[V]) release(r *Request[V]) {
 		s.publishDirty()
 	}
 	for i := range r.Writes {
-		if n := s.writeNode(r, i); n != nil && n.WriteLock == r.Txn {
-			n.WriteLock = 0
-			s.dropIfUnused(n)
+		if n := s.writeNode(r, i); n != nil {
+			if l := s.lockOf(n); l.write == r.Txn {
+				l.write = 0
+				s.setLock(n, l)
+				s.dropIfUnused(n)
+			}
 		}
 	}
 	for _, k := range r.Reads {
-		if n := s.list.Find(k); n != nil && n.ReadLocks > 0 {
-			n.ReadLocks--
-			s.dropIfUnused(n)
+		if n := s.list.Find(k); n != nil {
+			if l := s.lockOf(n); l.reads > 0 {
+				l.reads--
+				s.setLock(n, l)
+				s.dropIfUnused(n)
+			}
 		}
 	}
 	if len(r.Ranges) > 0 {

@@ -51,7 +51,7 @@ func (s *Shard[V]) vacuumSlice() {
 		next := n.Next()
 		s.vacuumNode(n, t)
 		if v := n.Newest(); v != nil && !v.Tombstone() && v.Expiry() != 0 && now >= v.Expiry() &&
-			n.WriteLock == 0 && n.ReadLocks == 0 && !s.inLockedRange(n.Key()) &&
+			!n.Locked && !s.inLockedRange(n.Key()) &&
 			s.mem.internal.Load() < maxInternalInFlight {
 			// An expired value becomes a committed delete, so transactions
 			// that read it conflict and a restart agrees.
@@ -93,7 +93,7 @@ func (s *Shard[V]) vacuumNode(n *mvcc.Node[V], t *vacuumTask[V]) {
 		s.stats.Versions -= dropped
 	}
 	v := n.Newest()
-	if v == nil || !v.Tombstone() || v.TS > t.horizon || n.WriteLock != 0 || n.ReadLocks != 0 {
+	if v == nil || !v.Tombstone() || v.TS() > t.horizon || n.Locked {
 		return
 	}
 	s.releaseNode(n)

@@ -30,7 +30,7 @@ func (s *Shard[V]) validate(r *Request[V]) (Reason, error) {
 		if n == nil {
 			continue // absent then, absent now, and nobody is writing it
 		}
-		if n.WriteLock != 0 && n.WriteLock != r.Txn {
+		if w := s.writeLocker(n); w != 0 && w != r.Txn {
 			return ReasonLocked, conflictLocked(k)
 		}
 		if ts := n.NewestTS(); ts > r.TS {
@@ -43,7 +43,7 @@ func (s *Shard[V]) validate(r *Request[V]) (Reason, error) {
 	for _, sp := range r.Ranges {
 		hp := mvcc.PrefixOf(sp.Hi)
 		for n := s.list.Seek(sp.Lo); n != nil && (sp.HiInf || n.Before(sp.Hi, hp)); n = n.Next() {
-			if n.WriteLock != 0 && n.WriteLock != r.Txn {
+			if w := s.writeLocker(n); w != 0 && w != r.Txn {
 				return ReasonLocked, errs.Errorf("%w: range %s: key %q is being written by an in-flight transaction",
 					errs.ErrConflict, sp, n.Key())
 			}
@@ -73,7 +73,7 @@ func (s *Shard[V]) checkWriteLocks(r *Request[V], versions bool) (Reason, error)
 		n := s.list.Find(k)
 		r.nodes = append(r.nodes, n)
 		if n != nil {
-			if err := lockedByOther(n, r.Txn); err != nil {
+			if err := s.lockedByOther(n, r.Txn); err != nil {
 				return ReasonLocked, err
 			}
 			if ts := n.NewestTS(); versions && ts > r.TS {
@@ -114,8 +114,10 @@ func conflictExpired(k string, start uint64) error {
 	return errs.Errorf("%w: key %q reached its TTL deadline after snapshot %d", errs.ErrConflict, k, start)
 }
 
-func lockedByOther[V any](n *mvcc.Node[V], txn uint64) error {
-	if (n.WriteLock != 0 && n.WriteLock != txn) || n.ReadLocks > 0 {
+// lockedByOther refuses a write to n if another transaction holds its
+// write lock or any transaction holds a read lock on it.
+func (s *Shard[V]) lockedByOther(n *mvcc.Node[V], txn uint64) error {
+	if l := s.lockOf(n); (l.write != 0 && l.write != txn) || l.reads > 0 {
 		return conflictLocked(n.Key())
 	}
 	return nil
