@@ -486,10 +486,18 @@ func replayImages[V any](imgs []*shardImage[V]) (start uint64, states [][]keySta
 	for i, img := range imgs {
 		slices.SortFunc(img.records, func(a, b logRecord[V]) int { return cmp.Compare(a.ts, b.ts) })
 		// over holds each logged key's newest version, in the order the keys
-		// were first written: often key order already, which then needs no
-		// sort.
-		var over []keyState[V]
-		at := make(map[string]int)
+		// were first written. While each key sorts after the one before (a
+		// log written by a sorted load), over is simply the writes in order;
+		// at the first key that does not, a map from key to its place in
+		// over takes over.
+		var total int
+		for _, r := range img.records {
+			if r.ts <= start {
+				total += len(r.writes)
+			}
+		}
+		over := make([]keyState[V], 0, total)
+		var at map[string]int
 		for _, r := range img.records {
 			if r.ts > start {
 				beyond = true
@@ -497,6 +505,16 @@ func replayImages[V any](imgs []*shardImage[V]) (start uint64, states [][]keySta
 			}
 			for _, w := range r.writes {
 				s := keyState[V]{key: w.Key, ts: r.ts, value: w.Value, expiry: w.Expiry, tombstone: w.Tombstone}
+				if at == nil {
+					if n := len(over); n == 0 || over[n-1].key < w.Key {
+						over = append(over, s)
+						continue
+					}
+					at = make(map[string]int, len(over))
+					for j := range over {
+						at[over[j].key] = j
+					}
+				}
 				if j, ok := at[w.Key]; ok {
 					over[j] = s
 				} else {
@@ -506,7 +524,7 @@ func replayImages[V any](imgs []*shardImage[V]) (start uint64, states [][]keySta
 			}
 		}
 		byKey := func(a, b keyState[V]) int { return strings.Compare(a.key, b.key) }
-		if !slices.IsSortedFunc(over, byKey) {
+		if at != nil && !slices.IsSortedFunc(over, byKey) {
 			slices.SortFunc(over, byKey)
 		}
 		st := make([]keyState[V], 0, len(img.entries)+len(over))
