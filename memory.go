@@ -41,10 +41,17 @@ func (p EvictionPolicy) String() string {
 	return fmt.Sprintf("EvictionPolicy(%d)", int(p))
 }
 
-// MemoryInfo reports the memory limit and the current estimate, in bytes.
+// MemoryInfo reports the memory limit and the current estimate, in bytes,
+// and what the estimate holds: Live (keys with a value, and each one's
+// newest version), OldVersions (versions under a key's newest one, kept
+// while a snapshot may read them) and Tombstones (deleted and evicted keys
+// not yet reclaimed). Live + OldVersions + Tombstones = Current.
 type MemoryInfo struct {
-	Max     int64 // 0: no limit
-	Current int64
+	Max         int64 // 0: no limit
+	Current     int64
+	Live        int64
+	OldVersions int64
+	Tombstones  int64
 }
 
 // MemSizer is implemented by values that report their own size in bytes
@@ -147,7 +154,22 @@ func (db *DB[K, V]) MemoryInfo() MemoryInfo {
 	if db.built("memory info") != nil {
 		return MemoryInfo{}
 	}
-	return MemoryInfo{Max: db.maxMemory, Current: db.coord.MemoryUsed()}
+	cur := db.coord.MemoryUsed()
+	old, tomb := db.coord.MemorySplit()
+	return MemoryInfo{Max: db.maxMemory, Current: cur, Live: cur - old - tomb, OldVersions: old, Tombstones: tomb}
+}
+
+// Len returns the number of live keys: keys whose newest committed version
+// is a value. It reads counters the shards publish after each batch, with
+// no scan and no snapshot, so under concurrent writes it is approximate
+// (each shard's count is exact as of its last batch, the sum is not one
+// moment's), and a value whose TTL deadline has passed counts until vacuum
+// deletes it.
+func (db *DB[K, V]) Len() int {
+	if db.built("len") != nil {
+		return 0
+	}
+	return int(db.coord.Len())
 }
 
 // Evict removes key as an eviction: a committed delete, like Remove, whose

@@ -73,9 +73,13 @@ func percentile(buckets []int64, total int64, q float64) time.Duration {
 
 // ShardStats are one shard's counters.
 type ShardStats struct {
-	// Keys counts keys with at least one version, including deleted keys
-	// whose delete vacuum has not removed yet.
+	// Keys counts live keys: keys whose newest version is a value (one
+	// past its TTL deadline counts until vacuum deletes it).
 	Keys int
+	// Deleted counts deleted and evicted keys whose tombstone is still held
+	// (a snapshot may read under it); vacuum, or under a memory limit the
+	// shard itself, removes them.
+	Deleted int
 	// Versions counts all versions held, old ones included.
 	Versions int
 	// Bytes is the shard's memory estimate.
@@ -101,10 +105,12 @@ func (db *DB[K, V]) Stats() (Stats, error) {
 		for r, n := range s.ConflictsBy {
 			st.ConflictsBy[shard.Reason(r).String()] += n
 		}
-		st.Shards = append(st.Shards, ShardStats{Keys: s.Keys, Versions: s.Versions, Bytes: s.Bytes})
+		st.Shards = append(st.Shards, ShardStats{Keys: s.Live, Deleted: s.Keys - s.Live, Versions: s.Versions, Bytes: s.Bytes})
 		st.Evictions += s.Evictions
 		st.Expirations += s.Expirations
 		st.Memory.Current += s.Bytes
+		st.Memory.OldVersions += s.OldBytes
+		st.Memory.Tombstones += s.TombBytes
 		st.Commits += s.Commits
 		st.Conflicts += s.Conflicts
 		st.Vacuum.Passes += s.Vacuum.Passes
@@ -122,6 +128,7 @@ func (db *DB[K, V]) Stats() (Stats, error) {
 	st.Retries = db.retries.Load()
 	st.Policy = db.policy
 	st.Memory.Max = db.maxMemory
+	st.Memory.Live = st.Memory.Current - st.Memory.OldVersions - st.Memory.Tombstones
 	st.Visible = db.coord.Oracle().Visible()
 	if since, ok := db.coord.Oracle().OldestSnapshotSince(); ok {
 		st.OldestSnapshotAge = time.Since(since)

@@ -78,6 +78,26 @@ func backgroundLoop(interval time.Duration, stop <-chan struct{}, fn func()) <-c
 	return done
 }
 
+// Len returns the number of live keys as of each shard's last batch.
+func (c *Coordinator[V]) Len() int64 {
+	var n int64
+	for _, s := range c.shards {
+		n += s.Live()
+	}
+	return n
+}
+
+// MemorySplit returns the bytes of old versions and of tombstones in the
+// shards' estimates, as of each one's last batch.
+func (c *Coordinator[V]) MemorySplit() (old, tombstones int64) {
+	for _, s := range c.shards {
+		o, t := s.MemorySplit()
+		old += o
+		tombstones += t
+	}
+	return old, tombstones
+}
+
 // MemoryUsed returns the estimated bytes held by all shards, as of each
 // shard's last batch.
 func (c *Coordinator[V]) MemoryUsed() int64 {

@@ -150,6 +150,20 @@ func (n *Node[V]) VersionCharge() int64 {
 	return 0
 }
 
+// NewestCharge returns the bytes charged for n's newest version alone.
+// Owner only.
+func (n *Node[V]) NewestCharge() int64 {
+	v := n.head.Load()
+	if v == nil {
+		return 0
+	}
+	c := v.charge
+	if o := v.older.Load(); o != nil {
+		c -= o.charge
+	}
+	return c
+}
+
 // ReleaseCharges returns the bytes charged for all of n's versions and
 // clears those charges, so a later Prune un-charges nothing twice. Owner
 // only.

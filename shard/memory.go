@@ -44,7 +44,49 @@ type memState[V any] struct {
 	expirations uint64
 	epoch       uint32       // batches processed, for Node.Epoch
 	internal    atomic.Int32 // own commits not yet done (durable mode)
+	reclaim     reclaimQueue[V]
+	// old and tomb split bytes by what they hold (see account); the rest
+	// is live data. Published with bytes.
+	old, tomb                   int64
+	publishedOld, publishedTomb atomic.Int64
 }
+
+// account adds sign times n's charges to the split of the estimate: the
+// node's own charge and its newest version's count as live data, or as a
+// tombstone's when that version is a delete; the versions under it count
+// as old versions. Called with -1 before a change to n's charges and +1
+// after it, it keeps old and tomb equal to the sums over all nodes.
+func (m *memState[V]) account(n *mvcc.Node[V], sign int64) {
+	v := n.Newest()
+	if v == nil {
+		return
+	}
+	top := n.NewestCharge()
+	if v.Tombstone() {
+		m.tomb += sign * (top + int64(n.Charge))
+	}
+	m.old += sign * (n.VersionCharge() - top)
+}
+
+// publish makes the batch's accounting visible to other goroutines.
+func (s *Shard[V]) publish() {
+	m := s.mem
+	m.published.Store(m.bytes)
+	m.publishedOld.Store(m.old)
+	m.publishedTomb.Store(m.tomb)
+	s.live.Store(int64(s.stats.Live))
+}
+
+// MemorySplit returns the shard's estimate as of its last batch, split into
+// old versions and tombstones (with their keys); the rest of MemoryUsed is
+// live data. Safe from any goroutine.
+func (s *Shard[V]) MemorySplit() (old, tombstones int64) {
+	return s.mem.publishedOld.Load(), s.mem.publishedTomb.Load()
+}
+
+// Live returns the number of keys whose newest version is a value, as of
+// the shard's last batch. Safe from any goroutine.
+func (s *Shard[V]) Live() int64 { return s.live.Load() }
 
 func nodeLinks[V any](n *mvcc.Node[V]) *evict.Links[mvcc.Node[V]] {
 	if n.Evict == nil {
@@ -113,6 +155,7 @@ func (s *Shard[V]) charge(n *mvcc.Node[V], w *Write[V]) {
 // or evicted, so it counts as freed now even if a snapshot still pins old
 // versions until vacuum drops them.
 func (s *Shard[V]) releaseNode(n *mvcc.Node[V]) {
+	s.mem.account(n, -1) // everything is released: nothing to add back
 	s.mem.bytes -= n.ReleaseCharges()
 	s.mem.bytes -= int64(n.Charge)
 	n.Charge = 0

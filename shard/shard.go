@@ -24,6 +24,10 @@ type Clock interface {
 	Done(ts uint64)
 	// Visible returns the visibility watermark (autocommit reads use it).
 	Visible() uint64
+	// Horizon returns the oldest timestamp a live snapshot reads at, or
+	// Visible if none is live: versions no reader at or above it can see
+	// may be dropped.
+	Horizon() uint64
 }
 
 // Config configures a Shard, completely: New wires everything from it.
@@ -63,9 +67,11 @@ type Shard[V any] struct {
 
 	// Written by the shard goroutine only; read by any goroutine (read.go).
 	list *mvcc.List[V]
-	// floor is the highest horizon vacuum has used, stored before the pass
-	// cuts anything: versions a reader below it needs may be gone.
+	// floor is the highest horizon vacuum or reclaim has used, stored
+	// before either cuts anything: versions a reader below it needs may be
+	// gone.
 	floor     atomic.Uint64
+	live      atomic.Int64                             // stats.Live as of the last batch
 	reads     *readLog[V]                              // nil without an eviction order
 	dirtyView atomic.Pointer[map[string]dirtyWrite[V]] // only with faults.DirtyReads
 	drainReq  *Request[V]                              // what a reader sends when the read log is full; nil when reads is
@@ -97,6 +103,7 @@ type rangeLock struct {
 // Stats are counters kept by the shard goroutine.
 type Stats struct {
 	Keys      int    // nodes with at least one version
+	Live      int    // keys whose newest version is a value (expired or not)
 	Versions  int    // versions in all chains
 	Commits   uint64 // commits installed here
 	Conflicts uint64 // validation failures (votes no)
@@ -106,6 +113,8 @@ type Stats struct {
 	// Bytes is the estimated memory held; Evictions and Expirations count
 	// keys removed by the memory limit and by TTL.
 	Bytes       int64
+	OldBytes    int64 // of Bytes, versions under a key's newest one
+	TombBytes   int64 // of Bytes, deleted keys and their tombstones
 	Evictions   uint64
 	Expirations uint64
 }
@@ -154,6 +163,7 @@ func New[V any](cfg Config[V]) *Shard[V] {
 		s.list.Reserve(cfg.LoadKeys)
 		cfg.Load(s.load)
 	}
+	s.publish()
 	return s
 }
 
@@ -171,7 +181,9 @@ func (s *Shard[V]) load(key string, ts uint64, value V, expiry int64) {
 	n := s.list.Append(key)
 	n.Install(ts, value, false, expiry)
 	s.charge(n, &Write[V]{Key: key, Value: value, Expiry: expiry})
+	s.mem.account(n, 1)
 	s.stats.Keys++
+	s.stats.Live++
 	s.stats.Versions++
 }
 
@@ -226,7 +238,7 @@ func (s *Shard[V]) Run() {
 				s.batch = append(s.batch[:0], r)
 			default:
 				s.vacuumSlice()
-				s.mem.published.Store(s.mem.bytes)
+				s.publish()
 				s.finishBatch() // expiry deletes the slice committed
 				continue
 			}
@@ -258,10 +270,11 @@ func (s *Shard[V]) Run() {
 			}
 			s.batch[i] = nil
 		}
+		s.reclaim()
 		s.evictIfNeeded()
 		// Publish before acknowledging, so a caller whose commit returned
 		// sees it in MemoryInfo.
-		s.mem.published.Store(s.mem.bytes)
+		s.publish()
 		s.finishBatch()
 		if stopping {
 			return
@@ -302,6 +315,7 @@ func (s *Shard[V]) handle(r *Request[V]) {
 	case KindStats:
 		r.Stats = s.stats
 		r.Stats.Bytes = s.mem.bytes
+		r.Stats.OldBytes, r.Stats.TombBytes = s.mem.old, s.mem.tomb
 		r.Stats.Evictions = s.mem.evictions
 		r.Stats.Expirations = s.mem.expirations
 		reply(r)
@@ -454,13 +468,24 @@ func (s *Shard[V]) install(r *Request[V], ts uint64) {
 		if n == nil {
 			n = s.list.Upsert(w.Key)
 		}
-		fresh := n.Versions() == 0
-		if fresh {
+		if n.Versions() == 0 {
 			s.stats.Keys++
 		}
+		if v := n.Newest(); v == nil || v.Tombstone() {
+			if !w.Tombstone {
+				s.stats.Live++
+			}
+		} else if w.Tombstone {
+			s.stats.Live--
+		}
+		s.mem.account(n, -1)
 		n.Install(ts, w.Value, w.Tombstone, w.Expiry)
 		s.charge(n, w)
+		s.mem.account(n, 1)
 		s.stats.Versions++
+		if s.mem.cfg.Budget > 0 && (w.Tombstone || n.Versions() > 1) {
+			s.mem.reclaim.push(n, ts)
+		}
 	}
 }
 

@@ -660,3 +660,6 @@ func TestQueuedVacuumsShareOnePass(t *testing.T) {
 	s.Do(st)
 	require.Equal(t, uint64(2), st.Stats.Vacuum.Passes, "the three queued requests share one pass")
 }
+
+// Horizon is Visible: the fake has no snapshots.
+func (c *fakeClock) Horizon() uint64 { return c.Visible() }

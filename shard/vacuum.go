@@ -86,22 +86,31 @@ func (s *Shard[V]) vacuumSlice() {
 }
 
 func (s *Shard[V]) vacuumNode(n *mvcc.Node[V], t *vacuumTask[V]) {
-	if dropped, charge := n.Prune(t.horizon); dropped > 0 {
-		s.mem.bytes -= charge
-		t.counts.Versions += uint64(dropped)
-		s.stats.Vacuum.Versions += uint64(dropped)
-		s.stats.Versions -= dropped
-	}
+	versions, keys := s.collect(n, t.horizon)
+	t.counts.Versions += uint64(versions)
+	t.counts.Keys += uint64(keys)
+	s.stats.Vacuum.Versions += uint64(versions)
+	s.stats.Vacuum.Keys += uint64(keys)
+}
+
+// collect drops what no reader at or above horizon can see of n: the
+// versions under its newest one at or below horizon, and n itself when
+// that version is a tombstone and nobody has locked the key. It returns
+// how many versions and keys it dropped. The caller must have published a
+// floor at or above horizon (see ReadLatest).
+func (s *Shard[V]) collect(n *mvcc.Node[V], horizon uint64) (versions, keys int) {
+	s.mem.account(n, -1)
+	dropped, charge := n.Prune(horizon)
+	s.mem.bytes -= charge
+	s.mem.account(n, 1)
+	s.stats.Versions -= dropped
 	v := n.Newest()
-	if v == nil || !v.Tombstone() || v.TS() > t.horizon || n.Locked {
-		return
+	if v == nil || !v.Tombstone() || v.TS() > horizon || n.Locked {
+		return dropped, 0
 	}
 	s.releaseNode(n)
 	s.list.Delete(n.Key())
-	t.counts.Versions++
-	t.counts.Keys++
-	s.stats.Vacuum.Versions++
-	s.stats.Vacuum.Keys++
 	s.stats.Versions--
 	s.stats.Keys--
+	return dropped + 1, 1
 }
