@@ -61,10 +61,16 @@ type MemSizer interface {
 }
 
 // MaxMemory limits the estimated memory of keys and values to n bytes (see
-// MemoryInfo for how it is estimated). The limit is split evenly across
-// shards: each shard keeps its own share and evicts from its own keys, so a
-// database with very unevenly sized shards can evict before the total is
-// reached. Default: no limit.
+// MemoryInfo for how it is estimated), which makes the database a bounded,
+// transactional cache: past the limit, inserts evict keys by the
+// EvictionPolicy. Each shard evicts from its own keys; a shard may hold
+// more than its even share while the shards together are under the limit,
+// so keys that hash unevenly still fill it (under Reject each shard keeps
+// strictly to its share). Deleted and evicted keys and overwritten
+// versions are reclaimed by the shards themselves as soon as no open
+// snapshot can read them, with no vacuum configured, so the estimate holds
+// live data: a snapshot held open keeps what it may read, and the
+// estimate may pass the limit until it closes. Default: no limit.
 func (b *Builder[K, V]) MaxMemory(n int64) *Builder[K, V] { b.maxMemory = n; return b }
 
 // EvictionPolicy sets what happens over the memory limit. Default: LRU.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/cespare/xxhash/v2"
 
+	"github.com/fluxmap/fluxmap/evict"
 	"github.com/fluxmap/fluxmap/internal/errs"
 	"github.com/fluxmap/fluxmap/shard"
 )
@@ -80,6 +81,10 @@ func New[V any](cfg Config[V]) (*Coordinator[V], error) {
 	c.txns.New = func() any { return new(Txn[V]) }
 	c.shards = make([]*shard.Shard[V], cfg.Shards)
 	scfgs := make([]shard.Config[V], cfg.Shards)
+	var pool *shard.Pool[V] // the limit the shards share; see shard.Pool
+	if cfg.Memory.Budget > 0 && cfg.Memory.Policy != evict.Reject && cfg.Shards > 1 {
+		pool = shard.NewPool[V](cfg.Memory.Budget)
+	}
 	for i := range c.shards {
 		var d *shard.Durability[V]
 		if rec != nil {
@@ -88,6 +93,7 @@ func New[V any](cfg Config[V]) (*Coordinator[V], error) {
 		mem := cfg.Memory
 		if mem.Budget > 0 {
 			mem.Budget = max(1, mem.Budget/int64(cfg.Shards))
+			mem.Pool = pool
 		}
 		scfg := shard.Config[V]{
 			ID:         i,
@@ -122,6 +128,11 @@ func New[V any](cfg Config[V]) (*Coordinator[V], error) {
 		})
 	}
 	build.Wait()
+	if pool != nil {
+		for _, s := range c.shards {
+			pool.Join(s)
+		}
+	}
 	c.wg.Add(len(c.shards))
 	for _, s := range c.shards {
 		go func() {

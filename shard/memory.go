@@ -24,6 +24,9 @@ type Memory[V any] struct {
 	// ValueSize estimates the bytes a value occupies beyond the version
 	// record itself (string and slice contents, MemSize, a user Sizer).
 	ValueSize func(key string, v V) int64
+	// Pool, if set, is the limit the shards share: the shard may hold more
+	// than Budget while the pool is under its limit (see Pool).
+	Pool *Pool[V]
 }
 
 // memState is the shard goroutine's accounting. bytes is published to
@@ -49,6 +52,16 @@ type memState[V any] struct {
 	// is live data. Published with bytes.
 	old, tomb                   int64
 	publishedOld, publishedTomb atomic.Int64
+	nudged                      atomic.Bool // a nudge request is in the inbox
+}
+
+// overBudget reports whether the shard must give memory back: it is over
+// its share, and, when it shares a pool, the pool is over its limit.
+func (m *memState[V]) overBudget() bool {
+	if m.bytes <= m.cfg.Budget {
+		return false
+	}
+	return m.cfg.Pool == nil || m.cfg.Pool.over(m.bytes, m.published.Load())
 }
 
 // account adds sign times n's charges to the split of the estimate: the
@@ -71,6 +84,9 @@ func (m *memState[V]) account(n *mvcc.Node[V], sign int64) {
 // publish makes the batch's accounting visible to other goroutines.
 func (s *Shard[V]) publish() {
 	m := s.mem
+	if p := m.cfg.Pool; p != nil {
+		p.used.Add(m.bytes - m.published.Load())
+	}
 	m.published.Store(m.bytes)
 	m.publishedOld.Store(m.old)
 	m.publishedTomb.Store(m.tomb)
@@ -209,13 +225,16 @@ func (s *Shard[V]) unreserve(r *Request[V]) {
 func (s *Shard[V]) evictIfNeeded() {
 	m := s.mem
 	defer func() { m.epoch++ }()
-	if m.tracker == nil || m.bytes <= m.cfg.Budget || m.internal.Load() >= maxInternalInFlight {
+	if p := m.cfg.Pool; p != nil && m.bytes <= m.cfg.Budget && p.over(m.bytes, m.published.Load()) {
+		p.nudge(s) // under its share itself: the shards over theirs must give back
+	}
+	if m.tracker == nil || !m.overBudget() || m.internal.Load() >= maxInternalInFlight {
 		return
 	}
 	s.drainReads() // the reads made while this batch ran count before the choice
 	var victims []*mvcc.Node[V]
 	m.tracker.Candidates(func(n *mvcc.Node[V]) bool {
-		if m.bytes <= m.cfg.Budget {
+		if !m.overBudget() {
 			return false
 		}
 		if n.Locked || n.Epoch == m.epoch || s.inLockedRange(n.Key()) {

@@ -71,7 +71,7 @@ func (q *reclaimQueue[V]) pop() *mvcc.Node[V] {
 func (s *Shard[V]) reclaim() {
 	m := s.mem
 	q := &m.reclaim
-	if q.len() == 0 || (q.len() < reclaimBatch && m.bytes <= m.cfg.Budget) {
+	if q.len() == 0 || (q.len() < reclaimBatch && !m.overBudget()) {
 		return
 	}
 	if q.front().ts > s.clock.Visible() {

@@ -74,6 +74,7 @@ type Shard[V any] struct {
 	live      atomic.Int64                             // stats.Live as of the last batch
 	reads     *readLog[V]                              // nil without an eviction order
 	dirtyView atomic.Pointer[map[string]dirtyWrite[V]] // only with faults.DirtyReads
+	nudgeReq  *Request[V]                              // what another shard of the pool sends (see Pool); nil without one
 	drainReq  *Request[V]                              // what a reader sends when the read log is full; nil when reads is
 
 	// Owned by the shard goroutine.
@@ -149,6 +150,10 @@ func New[V any](cfg Config[V]) *Shard[V] {
 		mem:    newMemState(cfg.Memory),
 		now:    cfg.Now,
 		idle:   idle.New(),
+	}
+	if cfg.Memory.Pool != nil {
+		s.nudgeReq = NewRequest[V]()
+		s.nudgeReq.Kind = KindDrain // any request: the batch it ends checks the budget
 	}
 	if s.mem.tracker != nil {
 		s.reads = new(readLog[V])
@@ -294,6 +299,9 @@ func (s *Shard[V]) handle(r *Request[V]) {
 	r.Txn = uint64(uintptr(unsafe.Pointer(r)))
 	switch r.Kind {
 	case KindDrain:
+		if r == s.nudgeReq {
+			s.mem.nudged.Store(false)
+		}
 		if s.reads != nil {
 			s.drainReads()
 		}
