@@ -299,6 +299,7 @@ func (o *Oracle) Acquire(hint uint64) Snapshot {
 		}
 		e.n++
 		st.counts[ts] = e
+		st.live.Add(1) // before the floor check below: see Horizon
 		st.mu.Unlock()
 		// A horizon computed concurrently may have missed this stripe;
 		// horizonFloor tells us whether that could matter.
@@ -324,6 +325,14 @@ func (o *Oracle) Horizon() uint64 {
 	o.snapshots.raiseFloor(h)
 	for i := range o.snapshots.stripes {
 		st := &o.snapshots.stripes[i]
+		// A stripe with no live snapshot needs no lock. An Acquire racing
+		// this call adds to live before it checks the floor raised above,
+		// so either this load sees it (and the lock below waits for its
+		// entry) or that check sees the floor and the Acquire retries at a
+		// newer visible.
+		if st.live.Load() == 0 {
+			continue
+		}
 		st.mu.Lock()
 		for ts := range st.counts {
 			if ts < h {
@@ -379,7 +388,10 @@ type snapshotRegistry struct {
 type snapshotStripe struct {
 	mu     sync.Mutex
 	counts map[uint64]snapshotEntry // Protected by mu.
-	_      [40]byte
+	// live counts the snapshots in counts; written under mu, read by
+	// Horizon without it.
+	live atomic.Int64
+	_    [32]byte
 }
 
 // snapshotEntry counts the live snapshots at one timestamp and remembers
@@ -412,5 +424,6 @@ func (st *snapshotStripe) release(ts uint64) {
 		e.n--
 		st.counts[ts] = e
 	}
+	st.live.Add(-1)
 	st.mu.Unlock()
 }

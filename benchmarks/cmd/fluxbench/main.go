@@ -28,11 +28,13 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
 
+	"github.com/fluxmap/fluxmap/benchmarks/internal/cachebench"
 	"github.com/fluxmap/fluxmap/benchmarks/internal/cli"
 	"github.com/fluxmap/fluxmap/benchmarks/internal/report"
 	"github.com/fluxmap/fluxmap/benchmarks/internal/runner"
 	"github.com/fluxmap/fluxmap/benchmarks/internal/stores"
 	"github.com/fluxmap/fluxmap/benchmarks/internal/workload"
+	"github.com/fluxmap/fluxmap/benchmarks/internal/zipf"
 	"github.com/fluxmap/fluxmap/internal/idle"
 )
 
@@ -72,7 +74,11 @@ func run(cfg cli.Config) error {
 	if err != nil {
 		return err
 	}
-	err = bench(cfg)
+	if cfg.Cache {
+		err = cacheMode(cfg)
+	} else {
+		err = bench(cfg)
+	}
 	if serr := stop(); err == nil {
 		err = serr
 	}
@@ -278,4 +284,46 @@ func memory(cfg cli.Config) error {
 		}
 	}
 	return errors.Join(failures...)
+}
+
+// cacheMode runs the cache workload for each value size and system, in
+// this process, one system at a time (the heap each holds is measured as
+// a difference after a full GC).
+func cacheMode(cfg cli.Config) error {
+	fmt.Printf("# fluxbench --cache: budget %d bytes, zipfian %.2f, key space %dx what the budget holds of keys and values, %d clients, %v (+%v warm-up), GOMAXPROCS %d\n",
+		cfg.CacheBudget, zipf.YCSBTheta, cfg.CacheRatio, cfg.Clients[0], cfg.Duration, cfg.Warmup, runtime.GOMAXPROCS(0))
+	var results []cachebench.Result
+	for _, vs := range cfg.CacheValues {
+		keys := cachebench.KeysFor(cfg.CacheBudget, vs, cfg.CacheRatio)
+		for _, name := range cfg.Systems {
+			sys, err := cachebench.Lookup(name)
+			if err != nil {
+				return err
+			}
+			var per int64
+			if sys.Calibrated {
+				// Calibrate on as many entries as the budget holds of keys and
+				// values alone: the most the cache will ever hold.
+				if per, err = cachebench.Calibrate(sys, keys/cfg.CacheRatio, vs); err != nil {
+					return fmt.Errorf("%s: calibrate: %w", name, err)
+				}
+			}
+			res, err := cachebench.Run(sys, cachebench.Config{
+				Budget: cfg.CacheBudget, ValueSize: vs, Keys: keys, TraceOps: keys,
+				Clients: cfg.Clients[0], Warmup: cfg.Warmup, Duration: cfg.Duration, Seed: cfg.Seed,
+			}, per)
+			if err != nil {
+				return fmt.Errorf("%s: %w", name, err)
+			}
+			results = append(results, res)
+		}
+	}
+	if err := report.CacheTable(os.Stdout, results); err != nil {
+		return err
+	}
+	report.CacheRatios(os.Stdout, results)
+	if cfg.JSON != "" {
+		return writeTo(cfg.JSON, func(w io.Writer) error { return report.JSON(w, results) })
+	}
+	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fluxmap/fluxmap/benchmarks/internal/cachebench"
 	"github.com/fluxmap/fluxmap/benchmarks/internal/runner"
 	"github.com/fluxmap/fluxmap/benchmarks/internal/stores"
 	"github.com/fluxmap/fluxmap/benchmarks/internal/workload"
@@ -66,6 +67,13 @@ type Config struct {
 	Memory      bool
 	MemoryKeys  int
 	MemoryChild string // set in the child process only
+
+	// Cache mode: the read-through cache workload (package cachebench) at a
+	// byte budget, once per value size.
+	Cache       bool
+	CacheBudget int64
+	CacheValues []int
+	CacheRatio  int
 }
 
 // Parse parses args (without the program name). Usage and errors go to
@@ -100,6 +108,10 @@ func Parse(args []string, stderr io.Writer) (Config, error) {
 	fs.BoolVar(&c.Memory, "memory", false, "memory mode: RSS bytes per key after loading --memory-keys keys, each system in a fresh process")
 	fs.IntVar(&c.MemoryKeys, "memory-keys", 1_000_000, "keys loaded in memory mode (16-byte keys)")
 	fs.StringVar(&c.MemoryChild, runner.MemoryChildFlag, "", "internal: measure one system's memory and print JSON")
+	fs.BoolVar(&c.Cache, "cache", false, "cache mode: a zipfian read-through cache at --cache-budget bytes (hit ratio, throughput at the first --clients, heap); systems: "+strings.Join(cacheNames(), ","))
+	fs.Int64Var(&c.CacheBudget, "cache-budget", 16<<20, "cache mode: the byte budget of every cache")
+	cacheValues := fs.String("cache-values", "100,1024", "cache mode: value sizes in bytes, comma-separated (one run each)")
+	fs.IntVar(&c.CacheRatio, "cache-ratio", 5, "cache mode: the key space is this many times what the budget holds of keys and values alone")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -109,6 +121,9 @@ func Parse(args []string, stderr io.Writer) (Config, error) {
 	var err error
 	if c.Durability, err = stores.ParseDurability(*durability); err != nil {
 		return c, err
+	}
+	if c.Cache {
+		return c, c.parseCache(*systems, *cacheValues, *clients)
 	}
 	if *systems == "" {
 		switch {
@@ -170,6 +185,45 @@ func (c *Config) validate() error {
 	}
 	if c.MemoryKeys < 1 {
 		errs = append(errs, fmt.Errorf("--memory-keys %d: want at least 1", c.MemoryKeys))
+	}
+	return errors.Join(errs...)
+}
+
+func cacheNames() []string {
+	var names []string
+	for _, s := range cachebench.Systems {
+		names = append(names, s.Name)
+	}
+	return names
+}
+
+// parseCache finishes parsing a cache-mode command line.
+func (c *Config) parseCache(systems, values, clients string) error {
+	c.Systems = splitList(systems)
+	if len(c.Systems) == 0 {
+		c.Systems = cacheNames()
+	}
+	for _, s := range c.Systems {
+		if _, err := cachebench.Lookup(s); err != nil {
+			return err
+		}
+	}
+	var err error
+	if c.CacheValues, err = ParseInts("cache-values", values, 1, 1<<20); err != nil {
+		return err
+	}
+	if c.Clients, err = ParseInts("clients", clients, 1, 4096); err != nil {
+		return err
+	}
+	var errs []error
+	if c.CacheBudget < 1<<16 {
+		errs = append(errs, fmt.Errorf("--cache-budget %d: want at least 65536 bytes", c.CacheBudget))
+	}
+	if c.CacheRatio < 1 {
+		errs = append(errs, fmt.Errorf("--cache-ratio %d: want at least 1", c.CacheRatio))
+	}
+	if c.Duration <= 0 || c.Warmup < 0 {
+		errs = append(errs, errors.New("--duration must be positive and --warmup not negative"))
 	}
 	return errors.Join(errs...)
 }

@@ -112,3 +112,25 @@ func TestParseInts(t *testing.T) {
 		t.Error("out-of-range value accepted")
 	}
 }
+
+func TestCacheMode(t *testing.T) {
+	c, err := Parse([]string{"--cache"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(c.Systems, cacheNames()) || !slices.Equal(c.CacheValues, []int{100, 1024}) || c.CacheBudget != 16<<20 {
+		t.Errorf("systems %v, values %v, budget %d", c.Systems, c.CacheValues, c.CacheBudget)
+	}
+	for _, args := range [][]string{
+		{"--cache", "--systems", "badger"},   // not a cache system
+		{"--cache", "--cache-budget", "100"}, // too small
+		{"--cache", "--cache-values", "0"},   // no value
+		{"--cache", "--cache-ratio", "0"},    // no key space
+		{"--cache", "--clients", "0"},        // no client
+		{"--cache", "--duration", "0s"},      // no measurement
+	} {
+		if _, err := Parse(args, io.Discard); err == nil {
+			t.Errorf("Parse(%q) accepted it", args)
+		}
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/fluxmap/fluxmap/benchmarks/internal/cachebench"
 	"github.com/fluxmap/fluxmap/benchmarks/internal/latency"
 	"github.com/fluxmap/fluxmap/benchmarks/internal/runner"
 )
@@ -138,6 +139,47 @@ func MemTable(w io.Writer, ms []runner.MemResult) error {
 			mib(m.BaseRSS), mib(m.LoadedRSS), m.BytesPerKey, float64(m.HeapBytes)/float64(max(m.Keys, 1)))
 	}
 	return tw.Flush()
+}
+
+// CacheTable writes the cache workload's results, one row per system and
+// value size.
+func CacheTable(w io.Writer, rs []cachebench.Result) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "system\tvalue B\tkeys\tbudget\tentry B\thit ratio (trace)\tops/s\thit ratio (clients)\tlive heap\tlive/budget\theap spans")
+	for _, r := range rs {
+		entry := "own"
+		if r.PerEntry > 0 {
+			entry = fmt.Sprint(r.PerEntry)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%.4f\t%s\t%.4f\t%s\t%.2f\t%s\n", r.System, r.ValueSize, r.Keys, mib(r.Budget), entry,
+			r.TraceHitRatio, latency.FormatRate(r.OpsPerSec), r.HitRatio, mib(r.HeapLive), float64(r.HeapLive)/float64(r.Budget), mib(r.HeapInUse))
+	}
+	return tw.Flush()
+}
+
+// CacheRatios writes, per value size, FluxMap's hit ratios and throughput
+// against golang-lru's (the exact LRU) and LFU's hit ratio against LRU's.
+func CacheRatios(w io.Writer, rs []cachebench.Result) {
+	by := map[[2]any]cachebench.Result{}
+	var sizes []int
+	for _, r := range rs {
+		if _, ok := by[[2]any{"fluxmap-lru", r.ValueSize}]; !ok && r.System == "fluxmap-lru" {
+			sizes = append(sizes, r.ValueSize)
+		}
+		by[[2]any{r.System, r.ValueSize}] = r
+	}
+	for _, vs := range sizes {
+		flux := by[[2]any{"fluxmap-lru", vs}]
+		fmt.Fprintf(w, "\n%d-byte values:", vs)
+		if g, ok := by[[2]any{"golang-lru", vs}]; ok && g.TraceHitRatio > 0 && g.OpsPerSec > 0 {
+			fmt.Fprintf(w, " fluxmap-lru hit ratio %.3fx golang-lru's, throughput %.2fx;",
+				flux.TraceHitRatio/g.TraceHitRatio, flux.OpsPerSec/g.OpsPerSec)
+		}
+		if l, ok := by[[2]any{"fluxmap-lfu", vs}]; ok && flux.TraceHitRatio > 0 {
+			fmt.Fprintf(w, " fluxmap-lfu hit ratio %.3fx fluxmap-lru's;", l.TraceHitRatio/flux.TraceHitRatio)
+		}
+		fmt.Fprintln(w)
+	}
 }
 
 func mib(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
