@@ -4,11 +4,14 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/fluxmap/fluxmap"
+	"github.com/fluxmap/fluxmap/internal/txhook"
 )
 
 // cacheValue is the session cache's value: 200 bytes.
@@ -146,4 +149,36 @@ func TestMemoryInfoSplit(t *testing.T) {
 	}
 	require.Equal(t, fresh.MemoryInfo(), mi, "the same data, estimated the same")
 	require.Equal(t, 9, db.Len())
+}
+
+// TestMemLimitExpiredGoBeforeLive fills half the limit with keys whose TTL
+// then runs out and writes more live keys than the other half holds: the
+// shard deletes the expired keys itself, with no vacuum configured, before
+// it evicts anything live.
+func TestMemLimitExpiredGoBeforeLive(t *testing.T) {
+	ctx := context.Background()
+	var mu sync.Mutex
+	now := time.Unix(1_000_000, 0)
+	b := fluxmap.New[string, string]().Shards(1)
+	keyCost := cacheKeyCost(t, 1)
+	fits := int(1<<18) / int(keyCost)
+	b.MaxMemory(1 << 18)
+	txhook.SetClock(b, func() time.Time { mu.Lock(); defer mu.Unlock(); return now })
+	db := build(t, b)
+	for i := range fits / 2 {
+		require.NoError(t, db.InsertWithTTL(ctx, fmt.Sprintf("session%08d", i), cacheValue, time.Minute))
+	}
+	mu.Lock()
+	now = now.Add(2 * time.Minute)
+	mu.Unlock()
+	live := fits * 3 / 4
+	for i := range live {
+		require.NoError(t, db.Insert(ctx, fmt.Sprintf("session%08d", fits+i), cacheValue))
+	}
+	st, err := db.Stats()
+	require.NoError(t, err)
+	require.Zero(t, st.Evictions, "a live key was evicted while expired ones were held")
+	require.Positive(t, st.Expirations)
+	require.Equal(t, live, db.Len())
+	require.LessOrEqual(t, db.MemoryInfo().Current, int64(1<<18)*11/10)
 }

@@ -79,8 +79,9 @@ type MemSizer interface {
 // so keys that hash unevenly still fill it (under Reject each shard keeps
 // strictly to its share). Deleted and evicted keys and overwritten
 // versions are reclaimed by the shards themselves as soon as no open
-// snapshot can read them, with no vacuum configured, so the estimate holds
-// live data: a snapshot held open keeps what it may read, and the
+// snapshot can read them, and keys past their TTL deadline are deleted
+// before any live key is evicted, with no vacuum configured, so the
+// estimate holds live data: a snapshot held open keeps what it may read, and the
 // estimate may pass the limit until it closes. Default: no limit.
 func (b *Builder[K, V]) MaxMemory(n int64) *Builder[K, V] { b.maxMemory = n; return b }
 

@@ -46,9 +46,10 @@ type Node[V any] struct {
 	// since few keys are locked at any moment: the flag is all the node
 	// pays, in what would be padding. Owned by the shard.
 	Locked bool
-	// Queued is set while the node waits in the shard's reclaim queue, so
-	// it waits there once. Owned by the shard.
-	Queued bool
+	// Queued and Deadlined are set while the node waits in the shard's
+	// reclaim queue and in its queue of TTL deadlines, so it waits in each
+	// once. Owned by the shard.
+	Queued, Deadlined bool
 }
 
 // A node's tower of links follows the Node in the same allocation: node1,

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -34,8 +35,8 @@ func recount(s *Shard[string]) (bytes, old, tomb int64, keys, live int) {
 	return
 }
 
-// TestAccountingMatchesTheList runs random writes, deletes, evictions and
-// vacuums through a shard with a tight LRU limit and, after each, checks
+// TestAccountingMatchesTheList runs random writes (some with TTLs that
+// run out), deletes, evictions and vacuums through a shard with a tight LRU limit and, after each, checks
 // every incrementally kept counter against a recount over the list.
 func TestAccountingMatchesTheList(t *testing.T) {
 	for seed := range uint64(8) {
@@ -50,7 +51,11 @@ func TestAccountingMatchesTheList(t *testing.T) {
 				k := fmt.Sprint("k", rng.IntN(24))
 				switch op := rng.IntN(10); {
 				case op < 6:
-					blind(t, s, put(k, strings.Repeat("v", rng.IntN(400))))
+					w := put(k, strings.Repeat("v", rng.IntN(400)))
+					if rng.IntN(4) == 0 { // a TTL that may run out during the run
+						w.Expiry = time.Now().Add(time.Duration(rng.IntN(2000)) * time.Microsecond).UnixNano()
+					}
+					blind(t, s, w)
 				case op < 8:
 					blind(t, s, del(k))
 				case op < 9:
@@ -73,6 +78,8 @@ func TestAccountingMatchesTheList(t *testing.T) {
 				require.Equal(t, live, s.stats.Live, "%s: live keys", at)
 				require.Equal(t, int64(live), s.Live(), "%s: published live keys", at)
 			}
+			require.Positive(t, s.mem.expirations, "deadlines ran out and the shard deleted the keys")
+			require.Positive(t, s.mem.evictions)
 		})
 	}
 }

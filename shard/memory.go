@@ -48,6 +48,7 @@ type memState[V any] struct {
 	epoch       uint32       // batches processed, for Node.Epoch
 	internal    atomic.Int32 // own commits not yet done (durable mode)
 	reclaim     reclaimQueue[V]
+	deadlines   deadlineHeap[V] // keys with TTLs, under a limit (see expire)
 	// old and tomb split bytes by what they hold (see account); the rest
 	// is live data. Published with bytes.
 	old, tomb                   int64
@@ -229,6 +230,10 @@ func (s *Shard[V]) evictIfNeeded() {
 		p.nudge(s) // under its share itself: the shards over theirs must give back
 	}
 	if m.tracker == nil || !m.overBudget() || m.internal.Load() >= maxInternalInFlight {
+		return
+	}
+	// What has expired goes before anything live.
+	if s.expire() && (!m.overBudget() || m.internal.Load() >= maxInternalInFlight) {
 		return
 	}
 	s.drainReads() // the reads made while this batch ran count before the choice

@@ -187,6 +187,9 @@ func (s *Shard[V]) load(key string, ts uint64, value V, expiry int64) {
 	n.Install(ts, value, false, expiry)
 	s.charge(n, &Write[V]{Key: key, Value: value, Expiry: expiry})
 	s.mem.account(n, 1)
+	if s.mem.cfg.Budget > 0 && expiry != 0 {
+		s.mem.deadlines.push(n, max(expiry, 1))
+	}
 	s.stats.Keys++
 	s.stats.Live++
 	s.stats.Versions++
@@ -491,8 +494,13 @@ func (s *Shard[V]) install(r *Request[V], ts uint64) {
 		s.charge(n, w)
 		s.mem.account(n, 1)
 		s.stats.Versions++
-		if s.mem.cfg.Budget > 0 && (w.Tombstone || n.Versions() > 1) {
-			s.mem.reclaim.push(n, ts)
+		if s.mem.cfg.Budget > 0 {
+			if w.Tombstone || n.Versions() > 1 {
+				s.mem.reclaim.push(n, ts)
+			}
+			if w.Expiry != 0 && !w.Tombstone {
+				s.mem.deadlines.push(n, max(w.Expiry, 1))
+			}
 		}
 	}
 }
