@@ -61,7 +61,8 @@ type readRaceVariant struct {
 	shards int
 	// evict sets a memory limit that the filler keys exceed: every filler
 	// key routes to the last shard and no account does, so only that shard
-	// evicts (the limit is split evenly across shards; DESIGN.md §7).
+	// goes over its share of the limit, and only it evicts (DESIGN.md §7);
+	// the accounts' shards still reclaim their old versions as they go.
 	evict bool
 	// durable runs DurabilityRelaxed in a temporary directory with
 	// checkpoints in a loop, and reopens it at the end.
