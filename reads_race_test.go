@@ -103,7 +103,7 @@ func runReadsRace(t *testing.T, cfg readRaceVariant) {
 	onFillShard := func(k string) bool { return !cfg.evict || shardOfKey(k, cfg.shards) == fillShard }
 	accts := keysWhere("acct", bankAccounts, func(k string) bool { return !cfg.evict || !onFillShard(k) })
 	ttlKeys := keysWhere("fill/ttl/", 256, onFillShard)
-	bigKeys := keysWhere("fill/big/", 4096, onFillShard)
+	bigKeys := keysWhere("fill/big/", 16384, onFillShard)
 	const total = bankAccounts * bankInitial
 
 	b := fluxmap.New[string, int64]().Shards(cfg.shards).
@@ -118,8 +118,9 @@ func runReadsRace(t *testing.T, cfg readRaceVariant) {
 		// The accounts' shards hold ~67 accounts each; give each shard 16
 		// times the largest one's live bytes, so the accounts have room for
 		// the versions written between vacuum passes (writers also pause
-		// above half of it, below), while the filler's 4096 keys are far
-		// more than the last shard's share.
+		// above half of it, below), while the filler's 16384 keys are far
+		// more than the whole limit, which the last shard may borrow while
+		// the accounts' shards leave their shares unused.
 		budget = 16 * accountShardBytes(t, cfg.shards, accts)
 		b.MaxMemory(budget * int64(cfg.shards))
 	}
@@ -170,8 +171,8 @@ func runReadsRace(t *testing.T, cfg readRaceVariant) {
 	}
 
 	// Filler: keys with TTLs of up to 2 ms, which vacuum turns into
-	// committed deletes, and (evict) keys that keep the last shard over its
-	// budget.
+	// committed deletes, and (evict) keys that keep the last shard over the
+	// limit.
 	wg.Go(func() {
 		rng := rand.New(rand.NewPCG(1, 2))
 		for i := 0; !stop.Load(); i++ {
