@@ -73,6 +73,7 @@ type readRaceVariant struct {
 var readRaceKinds = []string{
 	"View+Get", "View+GetMany", "View+PrefixScan", "View+Range", "View+PrefixStream", "View+RangeStream",
 	"DB.PrefixScan", "DB.Range", "DB.PrefixStream", "DB.RangeStream", "DB.Get",
+	"View+ScanReverse", "DB.ScanReverse",
 }
 
 // TestReadsRaceCommits is the bank test with every kind of read, run while
@@ -392,6 +393,16 @@ func readRaceOnce(ctx context.Context, db *fluxmap.DB[string, int64], kind strin
 	case "DB.RangeStream":
 		s := db.RangeStream(ctx, lo, hi)
 		es, err = collect(s), s.Err()
+	case "View+ScanReverse", "DB.ScanReverse":
+		// Descending, from one snapshot: read back in key order, it must be
+		// the accounts exactly.
+		opts := fluxmap.ScanOptions[string]{Lo: fluxmap.Incl(lo), Hi: fluxmap.Excl(hi), Reverse: true}
+		if kind == "DB.ScanReverse" {
+			es, err = db.Scan(ctx, opts)
+		} else {
+			err = view(func(tx *fluxmap.Tx[string, int64]) (err error) { es, err = tx.Scan(opts); return err })
+		}
+		slices.Reverse(es)
 	case "DB.Get":
 		// Each Get is its own snapshot, so the sum moves; each balance
 		// must still be there and within the total.

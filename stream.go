@@ -8,7 +8,8 @@ import (
 	"github.com/fluxmap/fluxmap/shard"
 )
 
-// Stream is a scan that yields entries one at a time, in key order, from
+// Stream is a scan that yields entries one at a time, in key order (or
+// descending, from ScanStream with Reverse), from
 // one snapshot, holding at most a bounded chunk of entries per shard in
 // memory. Use it with range-over-func and check Err afterwards:
 //
@@ -34,6 +35,7 @@ type Stream[K, V any] struct {
 	tx   *Tx[K, V] // nil for a DB stream
 	ctx  context.Context
 	span shard.Span
+	rev  bool  // descending key order
 	bad  error // a bound that could not be encoded: no iteration can run
 	err  error // what ended the last iteration early
 }
@@ -75,7 +77,7 @@ func (s *Stream[K, V]) run(yield func(K, V) bool) error {
 	}
 	snap := s.db.coord.Oracle().Acquire(uint64(len(s.span.Lo)))
 	defer snap.Release()
-	sc := s.db.coord.NewScanner(s.span, snap.TS, s.db.coord.SnapshotTime())
+	sc := s.db.coord.NewScanner(s.span, snap.TS, s.db.coord.SnapshotTime(), s.rev)
 	defer sc.Close()
 	// The loop calls the concrete scanner, not an interface: a scan's cost
 	// is its per-entry steps.
@@ -105,7 +107,7 @@ func (s *Stream[K, V]) runTx(yield func(K, V) bool) error {
 		s.tx.leave()
 		return err
 	}
-	sc := s.tx.scan(s.span)
+	sc := s.tx.scan(s.span, s.rev)
 	s.tx.leave() // the loop's body may use the Tx between entries
 	defer sc.Close()
 	for n := 1; ; n++ {

@@ -320,8 +320,8 @@ func (tx *Tx[K, V]) PrefixStream(prefix K) *Stream[K, V] {
 // scan starts a scanner over span merged with the buffered writes. The
 // scanner copies what it needs of the buffer, so only its creation, not its
 // iteration, must hold tx (see enter).
-func (tx *Tx[K, V]) scan(span shard.Span) *coordinator.TxnScanner[V] {
-	return tx.t.Scan(span)
+func (tx *Tx[K, V]) scan(span shard.Span, reverse bool) *coordinator.TxnScanner[V] {
+	return tx.t.Scan(span, reverse)
 }
 
 // Commit validates the transaction and makes its writes visible

@@ -7,7 +7,7 @@ import (
 
 // Scanner merges the shards' ordered cursors over one span at one
 // timestamp into key order, on the caller's goroutine (DESIGN.md §4a): a
-// k-way merge through a binary min-heap, by current key, of the cursors
+// k-way merge through a binary heap, by current key, of the cursors
 // that have an entry (hand-written: container/heap's interface calls cost
 // more than the comparisons). It walks each shard's list only as far as
 // the entries it returns, so a scan stopped early costs what it read. A
@@ -17,6 +17,7 @@ type Scanner[V any] struct {
 	ts      uint64
 	now     int64 // the snapshot's wall-clock time for TTL deadlines
 	span    shard.Span
+	reverse bool // descending key order
 	cursors []shard.Cursor[V]
 	heap    []*shard.Cursor[V]
 	err     error
@@ -31,13 +32,21 @@ type Scanner[V any] struct {
 // first Next. The caller must keep a snapshot at ts registered while it
 // scans, and must Close the scanner once, after its last use: scanners are
 // pooled, so a closed one may already serve another scan.
-func (c *Coordinator[V]) NewScanner(span shard.Span, ts uint64, now int64) *Scanner[V] {
+func (c *Coordinator[V]) NewScanner(span shard.Span, ts uint64, now int64, reverse bool) *Scanner[V] {
 	s, _ := c.scans.Get().(*Scanner[V])
 	if s == nil {
 		s = new(Scanner[V])
 	}
-	*s = Scanner[V]{c: c, ts: ts, now: now, span: span}
+	*s = Scanner[V]{c: c, ts: ts, now: now, span: span, reverse: reverse}
 	return s
+}
+
+// first reports whether a's entry comes before b's in the scan's order.
+func (s *Scanner[V]) first(a, b *shard.Cursor[V]) bool {
+	if s.reverse {
+		return b.Less(a)
+	}
+	return a.Less(b)
 }
 
 func (s *Scanner[V]) start() {
@@ -54,7 +63,11 @@ func (s *Scanner[V]) start() {
 	s.cursors = s.cursors[:n]
 	for i, sh := range s.c.shards {
 		cu := &s.cursors[i]
-		sh.Seek(cu, s.span, s.ts, s.now)
+		if s.reverse {
+			sh.SeekLast(cu, s.span, s.ts, s.now)
+		} else {
+			sh.Seek(cu, s.span, s.ts, s.now)
+		}
 		if cu.Valid() {
 			s.heap = append(s.heap, cu)
 		}
@@ -72,10 +85,10 @@ func (s *Scanner[V]) down(i int) {
 		if m >= len(h) {
 			return
 		}
-		if r := m + 1; r < len(h) && h[r].Less(h[m]) {
+		if r := m + 1; r < len(h) && s.first(h[r], h[m]) {
 			m = r
 		}
-		if !h[m].Less(h[i]) {
+		if !s.first(h[m], h[i]) {
 			return
 		}
 		h[i], h[m] = h[m], h[i]
@@ -107,7 +120,7 @@ func (s *Scanner[V]) Next() (key string, val V, ok bool) {
 		s.down(0)
 	case len(s.heap) == 2:
 		// Two shards, the common small case: one comparison, no loop.
-		if s.heap[1].Less(cu) {
+		if s.first(s.heap[1], cu) {
 			s.heap[0], s.heap[1] = s.heap[1], cu
 		}
 	case len(s.heap) > 2:

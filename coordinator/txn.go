@@ -231,13 +231,15 @@ func (t *Txn[V]) PutWrite(w shard.Write[V]) { t.writes.put(w) }
 func (t *Txn[V]) HasWrite(key string) bool { return t.writes.find(key) >= 0 }
 
 // Scan returns a scanner over span at the snapshot merged with the
-// transaction's buffered writes. Under serializable isolation the span is
-// recorded for phantom validation. The caller must Close the scanner.
-func (t *Txn[V]) Scan(span shard.Span) *TxnScanner[V] {
+// transaction's buffered writes, in descending key order if reverse. Under
+// serializable isolation the span is recorded for phantom validation,
+// whichever the order and wherever the caller stops. The caller must Close
+// the scanner.
+func (t *Txn[V]) Scan(span shard.Span, reverse bool) *TxnScanner[V] {
 	if !t.readOnly && t.c.serializable {
 		t.ranges = append(t.ranges, span)
 	}
-	s := &TxnScanner[V]{base: t.c.NewScanner(span, t.snap.TS, t.now)}
+	s := &TxnScanner[V]{base: t.c.NewScanner(span, t.snap.TS, t.now, reverse), reverse: reverse}
 	for _, w := range t.writes.list {
 		if span.Contains(w.Key) {
 			if !t.live(&w) {
@@ -249,6 +251,9 @@ func (t *Txn[V]) Scan(span shard.Span) *TxnScanner[V] {
 		}
 	}
 	slices.SortFunc(s.buf, func(a, b shard.Write[V]) int { return strings.Compare(a.Key, b.Key) })
+	if reverse {
+		slices.Reverse(s.buf)
+	}
 	return s
 }
 
@@ -449,6 +454,7 @@ type TxnScanner[V any] struct {
 	peekVal V
 	peeked  bool // peekKey/peekVal hold the base's next entry
 	baseEnd bool
+	reverse bool  // descending key order; buf is sorted so too
 	err     error // the base's Err when Close released it
 }
 
@@ -468,7 +474,7 @@ func (s *TxnScanner[V]) Next() (string, V, bool) {
 		case !s.peeked && !haveBuf:
 			var zero V
 			return "", zero, false
-		case haveBuf && (!s.peeked || s.buf[s.bi].Key <= s.peekKey):
+		case haveBuf && (!s.peeked || s.buf[s.bi].Key == s.peekKey || (s.buf[s.bi].Key < s.peekKey) != s.reverse):
 			w := s.buf[s.bi]
 			s.bi++
 			if s.peeked && w.Key == s.peekKey {

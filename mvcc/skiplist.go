@@ -176,6 +176,10 @@ type List[V any] struct {
 	head      nodeMax[V]   // its tower heads every level
 	level     atomic.Int32 // levels in use; readers may see it lag, which costs nothing
 	threshold uint64       // a level is promoted while rand < threshold (p * 2^64)
+	// backLevel is the lowest level whose nodes lie 32 or more nodes apart
+	// (64 at p = 1/4): where SeekBefore stops a descent for a reverse
+	// scan's next batch.
+	backLevel int
 	rng       uint64
 	length    int
 	prev      [MaxLevel]*Node[V]
@@ -196,6 +200,10 @@ func NewList[V any](p float64, seed uint64) *List[V] {
 		l.threshold = ^uint64(0)
 	} else {
 		l.threshold = uint64(t)
+	}
+	// The first backLevel with (1/p)^backLevel >= 32.
+	for gap := 1.0; gap < 32 && l.backLevel < MaxLevel-1; gap /= p {
+		l.backLevel++
 	}
 	return l
 }
@@ -243,6 +251,29 @@ func (l *List[V]) Seek(key string) *Node[V] {
 		}
 	}
 	return x.link(0).Load()
+}
+
+// SeekBefore returns a node with Key < key some 32 to 64 nodes before the
+// first node with Key >= key (before the end, if inf: key is then
+// ignored), or nil if there may be fewer: the rightmost such node on level
+// backLevel. A reverse scan walks forward from it to collect its next
+// batch, so one descent serves a batch of entries. Safe for any goroutine.
+func (l *List[V]) SeekBefore(key string, inf bool) *Node[V] {
+	kp := PrefixOf(key)
+	x := &l.head.Node
+	top := int(l.level.Load()) - 1
+	if top < l.backLevel {
+		return nil
+	}
+	for i := top; i >= l.backLevel; i-- {
+		for nx := x.link(i).Load(); nx != nil && (inf || nx.Before(key, kp)); nx = x.link(i).Load() {
+			x = nx
+		}
+	}
+	if x == &l.head.Node {
+		return nil
+	}
+	return x
 }
 
 // First returns the smallest node, or nil. Safe for any goroutine.

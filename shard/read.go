@@ -91,6 +91,18 @@ type Cursor[V any] struct {
 	hi    string
 	hp    mvcc.Prefix // hi's
 	hiInf bool
+
+	// A reverse cursor (SeekLast) walks down in batches: back holds the
+	// nodes of the current batch in key order, taken from the end; below
+	// is where the next batch ends (exclusive), and done says there is
+	// none.
+	rev   bool
+	list  *mvcc.List[V]
+	lo    string
+	lp    mvcc.Prefix // lo's
+	back  []*mvcc.Node[V]
+	below *mvcc.Node[V]
+	done  bool
 }
 
 // Seek positions c at the first live entry of span at ts (TTL deadlines at
@@ -120,6 +132,66 @@ func (c *Cursor[V]) settle(n *mvcc.Node[V]) {
 	c.n, c.v = nil, nil
 }
 
+// SeekLast positions c at the last live entry of span at ts, for a walk in
+// descending key order (TTL deadlines at now, as for Seek). Safe for any
+// goroutine.
+func (s *Shard[V]) SeekLast(c *Cursor[V], span Span, ts uint64, now int64) {
+	back := c.back[:0] // a reused cursor keeps its batch buffer
+	*c = Cursor[V]{ts: ts, now: now, hi: span.Hi, hiInf: span.HiInf, hp: mvcc.PrefixOf(span.Hi),
+		rev: true, list: s.list, lo: span.Lo, lp: mvcc.PrefixOf(span.Lo), back: back}
+	if !span.HiInf && span.Lo >= span.Hi {
+		c.done = true
+		return
+	}
+	c.prev()
+}
+
+// prev moves a reverse cursor to the next live entry below where it is,
+// refilling its batch as needed.
+func (c *Cursor[V]) prev() {
+	for {
+		for len(c.back) > 0 {
+			n := c.back[len(c.back)-1]
+			c.back[len(c.back)-1] = nil
+			c.back = c.back[:len(c.back)-1]
+			if v := n.At(c.ts); v != nil && v.LiveAt(c.now) {
+				c.n, c.v = n, v
+				return
+			}
+		}
+		if c.done {
+			c.n, c.v = nil, nil
+			return
+		}
+		c.refill()
+	}
+}
+
+// refill collects the batch of nodes in span below c.below (or below the
+// span's end, first): from a node SeekBefore finds some way back, forward
+// to where the last batch began. Nodes linked after the scan began hold
+// only newer versions, which the walk skips like any other.
+func (c *Cursor[V]) refill() {
+	end, ep, inf := c.hi, c.hp, c.hiInf
+	if c.below != nil {
+		end, ep, inf = c.below.Key(), c.below.Prefix(), false
+	}
+	start := c.list.SeekBefore(end, inf)
+	n := start
+	if n == nil {
+		n = c.list.First()
+		c.done = true // the walk starts at the beginning: this batch is the last
+	}
+	for ; n != nil && (inf || n.Before(end, ep)); n = n.Next() {
+		if n.Before(c.lo, c.lp) {
+			c.done = true // the span begins after here: no batch below this one
+			continue
+		}
+		c.back = append(c.back, n)
+	}
+	c.below = start
+}
+
 // Less reports whether c's key sorts before d's. Both must be Valid.
 func (c *Cursor[V]) Less(d *Cursor[V]) bool {
 	return mvcc.KeyLess(c.n.Key(), c.n.Prefix(), d.n.Key(), d.n.Prefix())
@@ -133,9 +205,14 @@ func (c *Cursor[V]) Key() string   { return c.n.Key() }
 func (c *Cursor[V]) Value() V      { return c.v.Value }
 func (c *Cursor[V]) Expiry() int64 { return c.v.Expiry() }
 
-// Next moves c to the next live entry.
+// Next moves c to the next live entry: the next larger key, or for a
+// cursor from SeekLast the next smaller one.
 func (c *Cursor[V]) Next() {
-	if c.n != nil {
+	switch {
+	case c.n == nil:
+	case c.rev:
+		c.prev()
+	default:
 		c.settle(c.n.Next())
 	}
 }
