@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"math"
 	"os"
 	"strings"
 	"time"
@@ -352,6 +353,45 @@ func ExampleDB_Range() {
 	}
 	fmt.Println(entries)
 	// Output: [{-5 n-5} {0 n0} {7 n7}]
+}
+
+func ExampleDB_ScanStream() {
+	ctx := context.Background()
+	db, err := fluxmap.New[int64, string]().Build(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer db.Close()
+	for _, k := range []int64{1, 5, 9, 12, math.MaxInt64} {
+		if err := db.Insert(ctx, k, fmt.Sprint("n", k)); err != nil {
+			log.Fatal(err)
+		}
+	}
+
+	// The two largest keys, up to and including MaxInt64: descending, with
+	// an inclusive upper bound, stopping early.
+	s := db.ScanStream(ctx, fluxmap.ScanOptions[int64]{Hi: fluxmap.Incl(int64(math.MaxInt64)), Reverse: true})
+	n := 0
+	for k, v := range s.All() {
+		fmt.Println(k, v)
+		if n++; n == 2 {
+			break
+		}
+	}
+	if err := s.Err(); err != nil {
+		log.Fatal(err)
+	}
+
+	// Everything above 5, ascending: an exclusive lower bound, no upper one.
+	entries, err := db.Scan(ctx, fluxmap.ScanOptions[int64]{Lo: fluxmap.Excl(int64(5))})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(entries)
+	// Output:
+	// 9223372036854775807 n9223372036854775807
+	// 12 n12
+	// [{9 n9} {12 n12} {9223372036854775807 n9223372036854775807}]
 }
 
 func ExampleDB_PrefixStream() {
