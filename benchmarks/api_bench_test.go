@@ -211,3 +211,22 @@ func BenchmarkScan100(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkScan100Reverse is BenchmarkScan100 in descending order: the
+// same 100 keys, read from the top of the range down.
+func BenchmarkScan100Reverse(b *testing.B) {
+	db := newDB(b, loadValue)
+	ctx, ks := b.Context(), keys()
+	b.RunParallel(func(pb *testing.PB) {
+		rng := newRand()
+		for pb.Next() {
+			i := rng.IntN(len(ks) - scanLen)
+			opts := fluxmap.ScanOptions[string]{Lo: fluxmap.Incl(ks[i]), Hi: fluxmap.Excl(ks[i+scanLen]), Reverse: true}
+			entries, err := db.Scan(ctx, opts)
+			if err != nil || len(entries) != scanLen {
+				b.Errorf("Scan(%+v) = %d entries, %v; want %d, nil", opts, len(entries), err, scanLen)
+				return
+			}
+		}
+	})
+}

@@ -37,7 +37,7 @@ func (c *Coordinator[V]) NewScanner(span shard.Span, ts uint64, now int64, rever
 	if s == nil {
 		s = new(Scanner[V])
 	}
-	*s = Scanner[V]{c: c, ts: ts, now: now, span: span, reverse: reverse}
+	s.c, s.ts, s.now, s.span, s.reverse = c, ts, now, span, reverse // the rest is as Close left it
 	return s
 }
 
@@ -140,7 +140,11 @@ func (s *Scanner[V]) Close() {
 		return
 	}
 	// Drop what the cursors point at, so a pooled scanner keeps no nodes,
-	// versions or span bounds alive.
-	*s = Scanner[V]{}
+	// versions or span bounds alive; keep their buffers.
+	for i := range s.buf {
+		s.buf[i].Release()
+	}
+	buf := s.buf
+	*s = Scanner[V]{buf: buf}
 	c.scans.Put(s)
 }

@@ -177,6 +177,9 @@ func (c *Cursor[V]) refill() {
 		end, ep, inf = c.below.Key(), c.below.Prefix(), false
 	}
 	start := c.list.SeekBefore(end, inf)
+	if c.back == nil {
+		c.back = make([]*mvcc.Node[V], 0, 128) // a batch is 32-64 nodes at p = 1/4
+	}
 	n := start
 	if n == nil {
 		n = c.list.First()
@@ -190,6 +193,14 @@ func (c *Cursor[V]) refill() {
 		c.back = append(c.back, n)
 	}
 	c.below = start
+}
+
+// Release drops everything c points at but keeps its batch buffer, so a
+// pooled cursor reused by SeekLast allocates nothing.
+func (c *Cursor[V]) Release() {
+	back := c.back[:0]
+	clear(back[:cap(back)])
+	*c = Cursor[V]{back: back}
 }
 
 // Less reports whether c's key sorts before d's. Both must be Valid.
