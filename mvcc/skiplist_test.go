@@ -518,3 +518,38 @@ func TestAppend(t *testing.T) {
 		checkList(t, l, model)
 	}
 }
+
+// TestSeekBefore: the node SeekBefore returns sorts before the key, and a
+// walk forward from it (or from First, when it returns nil) reaches the
+// key's place within a bounded number of steps.
+func TestSeekBefore(t *testing.T) {
+	l := NewList[int](0.25, 3)
+	require.Nil(t, l.SeekBefore("k", true), "empty list")
+	for i := range 5000 {
+		l.Upsert(fmt.Sprintf("k%05d", 2*i))
+	}
+	total := 0
+	for i := range 10001 {
+		key := fmt.Sprintf("k%05d", i)
+		n := l.SeekBefore(key, false)
+		steps := 0
+		if n == nil {
+			n = l.First()
+		} else {
+			require.Less(t, n.Key(), key)
+		}
+		for ; n != nil && n.Key() < key; n = n.Next() {
+			steps++
+		}
+		require.LessOrEqual(t, steps, 2000, "walk from SeekBefore(%q)", key)
+		total += steps
+	}
+	// A batch is some 32 to 64 nodes at p = 1/4: the walks average that,
+	// neither one step nor the whole list.
+	mean := float64(total) / 10001
+	require.Greater(t, mean, 8.0)
+	require.Less(t, mean, 200.0)
+	last := l.SeekBefore("", true)
+	require.NotNil(t, last)
+	require.Less(t, last.Key(), "k09998")
+}
