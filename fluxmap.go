@@ -37,8 +37,9 @@ type DB[K, V any] struct {
 	// times in a row and still run: while it is positive, writes look for a
 	// Transaction function on their stack (see refuseNested).
 	nestProbes atomic.Int32
-	scratch    sync.Pool // *[]byte for temporary key encodings
-	entryBufs  sync.Pool // *[]Entry[K, V], collect's scratch buffers
+	equal      func(a, b V) bool // Builder.ValueEqual; nil: see valueEqual
+	scratch    sync.Pool         // *[]byte for temporary key encodings
+	entryBufs  sync.Pool         // *[]Entry[K, V], collect's scratch buffers
 }
 
 func (db *DB[K, V]) check(ctx context.Context, op string) error {

@@ -19,10 +19,11 @@ const memLimitBankShards = 4
 
 // memLimitBankFactor sets the limit as a multiple of the live data (the
 // accounts' newest versions, measured in a scratch database): the largest
-// shard's live bytes times this factor, times the shard count, because the
-// limit is split evenly across shards and the largest shard (55 of the 200
-// accounts at 4 shards, against an even share of 50) runs out first. At 2
-// the limit is 2.2x the live data in all.
+// shard's live bytes times this factor, times the shard count, because
+// each shard evicts once it is over its even share and the pool over the
+// limit, and the largest shard (55 of the 200 accounts at 4 shards,
+// against an even share of 50) gets there first. At 2 the limit is 2.2x
+// the live data in all.
 //
 // An eviction here deletes an account, which breaks the bank invariant by
 // design, so the limit must leave room for the versions written between
@@ -41,8 +42,8 @@ const memLimitBankFactor = 2
 // (see underThreeQuarters), so the run does not depend on vacuum winning every race
 // on a loaded machine. It requires the bank invariants (every snapshot
 // holds all 200 accounts and the initial sum), no eviction at all, and that
-// MemoryInfo().Current, sampled every half millisecond once the run has
-// warmed up, never exceeds the limit by more than 10%.
+// MemoryInfo().Current, sampled at every two-hundredth transfer once the
+// run has warmed up, never exceeds the limit by more than 10%.
 func TestMemLimitBank(t *testing.T) {
 	ctx := t.Context()
 	live, largest, perVersion := bankLiveBytes(t, memLimitBankShards)
@@ -88,6 +89,22 @@ func TestMemLimitBank(t *testing.T) {
 		}
 		return nil
 	}
+	// The sampler: after a warm-up of a tenth of the transfers, the
+	// estimate at every two-hundredth transfer, taken by the writer that
+	// finished it, so the count of samples does not depend on how the
+	// machine schedules a sampling goroutine.
+	var (
+		sampleMu           sync.Mutex
+		peak, samples, sum int64
+	)
+	sample := func() {
+		cur := db.MemoryInfo().Current
+		sampleMu.Lock()
+		defer sampleMu.Unlock()
+		peak = max(peak, cur)
+		sum += cur
+		samples++
+	}
 	for w := range bankWriters {
 		writersWG.Go(func() {
 			rng := rand.New(rand.NewPCG(77, uint64(w)))
@@ -100,7 +117,9 @@ func TestMemLimitBank(t *testing.T) {
 					t.Errorf("writer %d: %v", w, err)
 					return
 				}
-				transfers.Add(1)
+				if n := transfers.Add(1); n >= total/10 && n%(total/200) == 0 {
+					sample()
+				}
 			}
 		})
 	}
@@ -130,28 +149,6 @@ func TestMemLimitBank(t *testing.T) {
 			}
 		})
 	}
-
-	// The sampler: after a warm-up of a tenth of the transfers, the
-	// estimate every half millisecond until the writers finish.
-	var peak, samples, sum int64
-	othersWG.Go(func() {
-		tick := time.NewTicker(500 * time.Microsecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-tick.C:
-			}
-			if transfers.Load() < total/10 {
-				continue
-			}
-			cur := db.MemoryInfo().Current
-			peak = max(peak, cur)
-			sum += cur
-			samples++
-		}
-	})
 
 	writersWG.Wait()
 	close(done)

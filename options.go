@@ -75,6 +75,7 @@ type Builder[K, V any] struct {
 	maxMemory       int64
 	policy          EvictionPolicy
 	sizer           func(K, V) int
+	valueEqual      func(a, b V) bool
 	now             func() time.Time // TTL clock; tests inject one
 }
 
@@ -420,6 +421,7 @@ func (b *Builder[K, V]) Build(ctx context.Context) (*DB[K, V], error) {
 		values:       newValueRules[V](b.maxValueSize, b.durability != inMemory, vc),
 		maxTxnWrites: b.maxTxnWrites,
 		isolation:    b.isolation,
+		equal:        b.valueEqual,
 	}
 	coord, err := coordinator.New[V](coordinator.Config[V]{
 		Shards:         b.shards,

@@ -233,47 +233,61 @@ type WriteOp[V any] struct {
 	Tombstone bool
 	WantOld   bool // return the value the write replaced
 	Evict     bool // a delete that counts (and frees memory) as an eviction
+	// Cond makes the write conditional on the key's live value (see
+	// shard.Request.Cond); Write then reports whether it was applied.
+	Cond func(old V, found bool) bool
 }
 
 // Write is an autocommit write of one key: a blind single-shard commit that
 // serializes at the shard. It retries lock conflicts with backoff until ctx
 // ends, so it never reports ErrConflict unless ctx is done.
 func (c *Coordinator[V]) Write(ctx context.Context, op WriteOp[V]) (old V, found bool, err error) {
+	old, found, _, err = c.WriteIf(ctx, op)
+	return old, found, err
+}
+
+// WriteIf is Write that also reports, for a write with a Cond, whether the
+// condition held and the write was applied (always true without one). When
+// it did not hold, nothing was committed and old is the key's value then.
+func (c *Coordinator[V]) WriteIf(ctx context.Context, op WriteOp[V]) (old V, found, applied bool, err error) {
 	key := op.Key
 	sh := c.shards[c.ShardOf(key)]
 	for attempt := 0; ; attempt++ {
 		g, err := c.enter()
 		if err != nil {
-			return old, false, err
+			return old, false, false, err
 		}
 		if err := c.oracle.Admit(); err != nil {
 			c.gate.exit(g)
-			return old, false, err
+			return old, false, false, err
 		}
 		r := c.getReq()
 		r.Kind = shard.KindCommitOne
 		r.Blind = true
 		r.WantOld = op.WantOld || op.Evict
 		r.Evict = op.Evict
+		r.Cond = op.Cond
 		r.Writes = append(r.Writes, shard.Write[V]{Key: key, Value: op.Value, Tombstone: op.Tombstone, Expiry: op.Expiry})
 		sh.Do(r)
 		if r.Err == nil {
-			old, found = r.Old, r.OldFound
+			// A failed condition committed nothing but saw the key's newest
+			// version (CommitTS): once visible, a later read agrees.
+			old, found, applied = r.Old, r.OldFound, !r.CondFailed
 			err = c.waitVisible(r.CommitTS)
 			c.oracle.Release()
 			c.gate.exit(g)
 			c.putReq(r)
-			return old, found, err
+			return old, found, applied, err
 		}
 		c.oracle.Release()
 		c.gate.exit(g)
 		cerr := c.preferPoison(r.Err)
 		c.putReq(r)
 		if !errors.Is(cerr, errs.ErrConflict) {
-			return old, false, cerr
+			return old, false, false, cerr
 		}
 		if err := Backoff(ctx, attempt); err != nil {
-			return old, false, errors.Join(err, cerr)
+			return old, false, false, errors.Join(err, cerr)
 		}
 	}
 }

@@ -103,13 +103,22 @@ type Request[V any] struct {
 	WantOld bool
 	// Evict marks a blind CommitOne delete as an eviction: the key's bytes
 	// are released at once and it counts in the eviction statistics.
-	Evict    bool
-	CommitTS uint64 // KindCommitOne
-	Old      V
-	OldFound bool
-	Vacuumed VacuumStats // KindVacuum
-	Stats    Stats       // KindStats
-	Err      error       // a vote no (wraps ErrConflict) or another failure
+	Evict bool
+	// Cond, if set, makes a blind CommitOne of one write conditional: the
+	// shard calls it with the key's live value (found false if it has none)
+	// and installs the write only if it returns true; otherwise it commits
+	// nothing and reports CondFailed, with the value in Old and OldFound
+	// and in CommitTS the timestamp of the key's newest version (0 if
+	// none), which the caller must wait to be visible before it answers.
+	// It runs on the shard goroutine and must not panic or block.
+	Cond       func(old V, found bool) bool
+	CondFailed bool
+	CommitTS   uint64 // KindCommitOne
+	Old        V
+	OldFound   bool
+	Vacuumed   VacuumStats // KindVacuum
+	Stats      Stats       // KindStats
+	Err        error       // a vote no (wraps ErrConflict) or another failure
 
 	internal bool // the shard's own commit (eviction, expiry); nobody waits
 

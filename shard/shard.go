@@ -402,12 +402,22 @@ func (s *Shard[V]) commitOne(r *Request[V]) {
 		reply(r)
 		return
 	}
-	if r.WantOld && len(r.Writes) > 0 {
+	if (r.WantOld || r.Cond != nil) && len(r.Writes) > 0 {
 		if n := s.list.Find(r.Writes[0].Key); n != nil {
 			if v := n.Newest(); v != nil && v.LiveAt(s.now()) {
 				r.Old, r.OldFound = v.Value, true
 			}
 		}
+	}
+	if r.Cond != nil && !r.Cond(r.Old, r.OldFound) {
+		// The caller saw the key's newest version, which may not be
+		// visible yet: it waits for it (CommitTS) before it returns.
+		r.CondFailed = true
+		if n := s.list.Find(r.Writes[0].Key); n != nil {
+			r.CommitTS = n.NewestTS()
+		}
+		reply(r)
+		return
 	}
 	if r.Evict && r.OldFound {
 		s.releaseNode(s.list.Find(r.Writes[0].Key))
