@@ -394,6 +394,42 @@ func ExampleDB_ScanStream() {
 	// [{9 n9} {12 n12} {9223372036854775807 n9223372036854775807}]
 }
 
+func ExampleDB_CompareAndSwap() {
+	ctx := context.Background()
+	db, err := fluxmap.New[string, string]().Build(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer db.Close()
+
+	// A lock: the first claim wins, the second sees who holds it.
+	owner, won, err := db.InsertIfAbsent(ctx, "lock/report", "worker-1")
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(owner, won)
+	owner, won, err = db.InsertIfAbsent(ctx, "lock/report", "worker-2")
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(owner, won)
+
+	// Hand it over only if worker-1 still holds it, then release it.
+	swapped, err := db.CompareAndSwap(ctx, "lock/report", "worker-1", "worker-2")
+	if err != nil {
+		log.Fatal(err)
+	}
+	released, err := db.CompareAndDelete(ctx, "lock/report", "worker-1")
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(swapped, released)
+	// Output:
+	// worker-1 true
+	// worker-1 false
+	// true false
+}
+
 func ExampleDB_PrefixStream() {
 	ctx := context.Background()
 	db, err := fluxmap.New[string, int64]().Build(ctx)
