@@ -168,3 +168,24 @@ func TestCompareAndSwapNeedsEquality(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, ok)
 }
+
+// TestConditionalWriteAtRejectLimit: at a full Reject limit, a conditional
+// write whose condition fails writes nothing, so it answers instead of
+// failing with ErrMemoryLimit; one that would write is refused.
+func TestConditionalWriteAtRejectLimit(t *testing.T) {
+	ctx := context.Background()
+	db := build(t, fluxmap.New[string, string]().Shards(1).MaxMemory(2000).EvictionPolicy(fluxmap.Reject))
+	big := string(make([]byte, 900))
+	require.NoError(t, db.Insert(ctx, "a", big))
+	require.ErrorIs(t, db.Insert(ctx, "b", big), fluxmap.ErrMemoryLimit, "the limit is full")
+
+	v, ok, err := db.InsertIfAbsent(ctx, "a", big)
+	require.NoError(t, err)
+	require.False(t, ok)
+	require.Equal(t, big, v)
+	ok, err = db.CompareAndSwap(ctx, "a", "not it", big+big)
+	require.NoError(t, err)
+	require.False(t, ok)
+	_, _, err = db.InsertIfAbsent(ctx, "b", big)
+	require.ErrorIs(t, err, fluxmap.ErrMemoryLimit)
+}

@@ -83,3 +83,36 @@ func TestAccountingMatchesTheList(t *testing.T) {
 		})
 	}
 }
+
+// TestDeadlinesLetGoOfUnlinkedKeys: keys written with a long TTL and then
+// deleted are reclaimed; their entries in the deadline heap must go with
+// them, or the heap would keep every such node alive outside the estimate.
+func TestDeadlinesLetGoOfUnlinkedKeys(t *testing.T) {
+	s, _ := memTStartShard(t, Memory[string]{
+		Budget:    1 << 30,
+		Policy:    evict.LRU,
+		ValueSize: func(_ string, v string) int64 { return int64(len(v)) },
+	})
+	hour := time.Now().Add(time.Hour).UnixNano()
+	for i := range 5000 {
+		k := fmt.Sprint("session", i)
+		w := put(k, "v")
+		w.Expiry = hour
+		blind(t, s, w)
+		blind(t, s, del(k))
+	}
+	_, _, _, keys, _ := recount(s)
+	require.Less(t, len(s.mem.deadlines), 2*keys+130,
+		"the heap holds %d entries for %d keys left in the list", len(s.mem.deadlines), keys)
+}
+
+// TestRejectKeepsNoDeadlines: a shard that never evicts has no use for
+// the deadline heap.
+func TestRejectKeepsNoDeadlines(t *testing.T) {
+	s := rejectShard(t)
+	w := put("k", "v")
+	w.Expiry = time.Now().Add(time.Hour).UnixNano()
+	blind(t, s, w)
+	blind(t, s, del("k"))
+	require.Empty(t, s.mem.deadlines)
+}

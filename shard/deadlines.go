@@ -1,12 +1,21 @@
 package shard
 
-import "github.com/fluxmap/fluxmap/mvcc"
+import (
+	"cmp"
+	"slices"
 
-// A shard with a memory limit keeps its keys' TTL deadlines in a min-heap,
-// so that over budget it deletes what has expired before it evicts a live
-// key (evictIfNeeded). A key waits in the heap once, under the deadline it
-// had when it was queued; a key rewritten since is looked at again when
-// that deadline comes, and queued again under its new one if it has one.
+	"github.com/fluxmap/fluxmap/mvcc"
+)
+
+// A shard that evicts keeps its keys' TTL deadlines in a min-heap, so that
+// over budget it deletes what has expired before it evicts a live key
+// (evictIfNeeded). A key waits in the heap once, under the deadline it had
+// when it was queued; a key rewritten since is looked at again when that
+// deadline comes, and queued again under its new one if it has one (a key
+// rewritten with an earlier deadline waits for the later one). A key
+// unlinked while it waits (deleted, then reclaimed or vacuumed) counts as
+// dead, and once dead entries are half the heap it is rebuilt without
+// them, so the heap never holds many nodes the list has let go.
 
 type deadline[V any] struct {
 	at int64 // Unix nanoseconds
@@ -31,6 +40,23 @@ func (h *deadlineHeap[V]) push(n *mvcc.Node[V], at int64) {
 		q[p], q[i] = q[i], q[p]
 		i = p
 	}
+}
+
+// rebuild drops the entries of nodes the list no longer holds or whose
+// newest version has no deadline, and restores heap order.
+func (h *deadlineHeap[V]) rebuild(l *mvcc.List[V]) {
+	q := *h
+	kept := q[:0]
+	for _, d := range q {
+		if v := d.n.Newest(); l.Find(d.n.Key()) == d.n && v != nil && v.Expiry() != 0 {
+			kept = append(kept, d)
+		} else {
+			d.n.Deadlined = false
+		}
+	}
+	clear(q[len(kept):])
+	slices.SortFunc(kept, func(a, b deadline[V]) int { return cmp.Compare(a.at, b.at) }) // a sorted slice is a heap
+	*h = kept
 }
 
 // pop removes and returns the earliest deadline's node.

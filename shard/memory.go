@@ -37,18 +37,19 @@ type memState[V any] struct {
 	// reserved is what prepared transactions will add when they commit
 	// (Reject only): checkRoom counts it, or two transactions that each
 	// fit alone could both prepare and together pass the budget.
-	reserved    int64
-	published   atomic.Int64
-	tracker     *evict.Tracker[mvcc.Node[V]]
-	lfu         bool // tracker orders by frequency: every read counts
-	nodeBase    int64
-	versionBase int64
-	evictions   uint64
-	expirations uint64
-	epoch       uint32       // batches processed, for Node.Epoch
-	internal    atomic.Int32 // own commits not yet done (durable mode)
-	reclaim     reclaimQueue[V]
-	deadlines   deadlineHeap[V] // keys with TTLs, under a limit (see expire)
+	reserved      int64
+	published     atomic.Int64
+	tracker       *evict.Tracker[mvcc.Node[V]]
+	lfu           bool // tracker orders by frequency: every read counts
+	nodeBase      int64
+	versionBase   int64
+	evictions     uint64
+	expirations   uint64
+	epoch         uint32       // batches processed, for Node.Epoch
+	internal      atomic.Int32 // own commits not yet done (durable mode)
+	reclaim       reclaimQueue[V]
+	deadlines     deadlineHeap[V] // keys with TTLs, when evicting (see expire)
+	deadDeadlines int             // entries in deadlines of unlinked nodes
 	// old and tomb split bytes by what they hold (see account); the rest
 	// is live data. Published with bytes.
 	old, tomb                   int64

@@ -187,7 +187,7 @@ func (s *Shard[V]) load(key string, ts uint64, value V, expiry int64) {
 	n.Install(ts, value, false, expiry)
 	s.charge(n, &Write[V]{Key: key, Value: value, Expiry: expiry})
 	s.mem.account(n, 1)
-	if s.mem.cfg.Budget > 0 && expiry != 0 {
+	if s.mem.tracker != nil && expiry != 0 {
 		s.mem.deadlines.push(n, max(expiry, 1))
 	}
 	s.stats.Keys++
@@ -398,10 +398,6 @@ func (s *Shard[V]) commitOne(r *Request[V]) {
 		reply(r)
 		return
 	}
-	if r.Err = s.checkRoom(r); r.Err != nil {
-		reply(r)
-		return
-	}
 	if (r.WantOld || r.Cond != nil) && len(r.Writes) > 0 {
 		if n := s.list.Find(r.Writes[0].Key); n != nil {
 			if v := n.Newest(); v != nil && v.LiveAt(s.now()) {
@@ -409,13 +405,19 @@ func (s *Shard[V]) commitOne(r *Request[V]) {
 			}
 		}
 	}
-	if r.Cond != nil && !r.Cond(r.Old, r.OldFound) {
+	if r.Cond != nil && len(r.Writes) > 0 && !r.Cond(r.Old, r.OldFound) {
 		// The caller saw the key's newest version, which may not be
 		// visible yet: it waits for it (CommitTS) before it returns.
 		r.CondFailed = true
 		if n := s.list.Find(r.Writes[0].Key); n != nil {
 			r.CommitTS = n.NewestTS()
 		}
+		reply(r)
+		return
+	}
+	// Room is checked only for a write that will happen: a condition that
+	// fails writes nothing and cannot be over the limit.
+	if r.Err = s.checkRoom(r); r.Err != nil {
 		reply(r)
 		return
 	}
@@ -508,7 +510,7 @@ func (s *Shard[V]) install(r *Request[V], ts uint64) {
 			if w.Tombstone || n.Versions() > 1 {
 				s.mem.reclaim.push(n, ts)
 			}
-			if w.Expiry != 0 && !w.Tombstone {
+			if w.Expiry != 0 && !w.Tombstone && s.mem.tracker != nil {
 				s.mem.deadlines.push(n, max(w.Expiry, 1))
 			}
 		}

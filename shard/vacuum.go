@@ -112,5 +112,12 @@ func (s *Shard[V]) collect(n *mvcc.Node[V], horizon uint64) (versions, keys int)
 	s.list.Delete(n.Key())
 	s.stats.Versions--
 	s.stats.Keys--
+	if n.Deadlined {
+		m := s.mem
+		if m.deadDeadlines++; m.deadDeadlines > 64 && 2*m.deadDeadlines > len(m.deadlines) {
+			m.deadlines.rebuild(s.list)
+			m.deadDeadlines = 0
+		}
+	}
 	return dropped + 1, 1
 }
