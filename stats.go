@@ -20,7 +20,8 @@ type Stats struct {
 	Retries uint64
 	// Evictions counts keys removed by the memory limit (and DB.Evict),
 	// under the configured Policy; Expirations counts keys whose TTL ran out
-	// and that vacuum deleted.
+	// and that vacuum deleted (or a shard over its memory limit, before it
+	// evicts).
 	Evictions   uint64
 	Policy      EvictionPolicy
 	Expirations uint64
