@@ -4,7 +4,7 @@
 #
 # Build the static binary first, on the development machine, and carry it:
 #   (cd benchmarks && CGO_ENABLED=0 go build -o fluxbench ./cmd/fluxbench)
-# Then, on the device, from the repository root (about 6 minutes):
+# Then, on the device, from the repository root (about 7 minutes):
 #   OUT=$OUT benchmarks/scripts/device-16core.sh
 # Output: $OUT/16core.txt (everything printed), $OUT/sweep.csv, $OUT/sweep.png,
 # CPU profiles $OUT/{get-fluxmap,get-floor,bank-fluxmap}.prof and mutex
@@ -43,6 +43,11 @@ log="$out/16core.txt"
 	timeout 240 "$bin" --systems fluxmap,floor --workloads bank --shards 1,2,4,8,16 \
 		--clients 32 --duration "$dur" --warmup 500ms \
 		--csv "$out/sweep.csv" --plot "$out/sweep.png"
+
+	# The cache workload (issue 15) at 16 clients: hit ratios do not depend
+	# on cores, throughput against golang-lru, ristretto and otter does.
+	echo "## cache, 16 clients, 100-byte values"
+	timeout 120 "$bin" --cache --cache-values 100 --clients 16 --duration "$dur" --warmup 500ms
 
 	# The shards' yield-before-park policy (internal/idle) was tuned on 2
 	# cores, and runtime.Gosched takes the scheduler's global lock: A/B it
