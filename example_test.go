@@ -430,6 +430,36 @@ func ExampleDB_CompareAndSwap() {
 	// true false
 }
 
+func ExampleConflictError() {
+	ctx := context.Background()
+	db, err := fluxmap.New[string, int64]().Build(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Insert(ctx, "stock/42", 10); err != nil {
+		log.Fatal(err)
+	}
+
+	// Two orders read the stock and write it back; the second to commit
+	// loses, and the error says which key and why.
+	a, _ := db.Begin(ctx)
+	b, _ := db.Begin(ctx)
+	for _, tx := range []*fluxmap.Tx[string, int64]{a, b} {
+		n, _, _ := tx.Get("stock/42")
+		_ = tx.Insert("stock/42", n-1)
+	}
+	if err := a.Commit(); err != nil {
+		log.Fatal(err)
+	}
+	err = b.Commit()
+	var ce *fluxmap.ConflictError
+	if errors.As(err, &ce) {
+		fmt.Println(errors.Is(err, fluxmap.ErrConflict), ce.Reason, ce.Key, ce.Commit > ce.Snapshot)
+	}
+	// Output: true write-write stock/42 true
+}
+
 func ExampleDB_PrefixStream() {
 	ctx := context.Background()
 	db, err := fluxmap.New[string, int64]().Build(ctx)

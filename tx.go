@@ -369,7 +369,7 @@ func (tx *Tx[K, V]) commitTS() (uint64, error) {
 	if err != nil {
 		tx.state.Store(txDone)
 		tx.t.Recycle()
-		return 0, errorf("commit: %w", err)
+		return 0, tx.db.conflictDetail(errorf("commit: %w", err))
 	}
 	tx.state.Store(txCommitted)
 	tx.t.Recycle()

@@ -31,29 +31,29 @@ func (s *Shard[V]) validate(r *Request[V]) (Reason, error) {
 			continue // absent then, absent now, and nobody is writing it
 		}
 		if w := s.writeLocker(n); w != 0 && w != r.Txn {
-			return ReasonLocked, conflictLocked(k)
+			return ReasonLocked, conflictLocked(k, r.TS)
 		}
 		if ts := n.NewestTS(); ts > r.TS {
-			return ReasonStaleRead, conflictNewer(k, ts, r.TS)
+			return ReasonStaleRead, conflictNewer(ReasonStaleRead, k, ts, r.TS)
 		}
 		if s.expiredSince(n, r, &now) {
-			return ReasonStaleRead, conflictExpired(k, r.TS)
+			return ReasonStaleRead, conflictExpired(ReasonStaleRead, k, r.TS)
 		}
 	}
 	for _, sp := range r.Ranges {
 		hp := mvcc.PrefixOf(sp.Hi)
 		for n := s.list.Seek(sp.Lo); n != nil && (sp.HiInf || n.Before(sp.Hi, hp)); n = n.Next() {
 			if w := s.writeLocker(n); w != 0 && w != r.Txn {
-				return ReasonLocked, errs.Errorf("%w: range %s: key %q is being written by an in-flight transaction",
-					errs.ErrConflict, sp, n.Key())
+				return ReasonLocked, conflict(ReasonLocked, n.Key(), 0, r.TS,
+					"range %s: key %q is being written by an in-flight transaction", sp, n.Key())
 			}
 			if ts := n.NewestTS(); ts > r.TS {
-				return ReasonPhantom, errs.Errorf("%w: range %s: key %q changed by commit %d after snapshot %d",
-					errs.ErrConflict, sp, n.Key(), ts, r.TS)
+				return ReasonPhantom, conflict(ReasonPhantom, n.Key(), ts, r.TS,
+					"range %s: key %q changed by commit %d after snapshot %d", sp, n.Key(), ts, r.TS)
 			}
 			if s.expiredSince(n, r, &now) {
-				return ReasonPhantom, errs.Errorf("%w: range %s: key %q reached its TTL deadline after snapshot %d",
-					errs.ErrConflict, sp, n.Key(), r.TS)
+				return ReasonPhantom, conflict(ReasonPhantom, n.Key(), 0, r.TS,
+					"range %s: key %q reached its TTL deadline after snapshot %d", sp, n.Key(), r.TS)
 			}
 		}
 	}
@@ -73,20 +73,20 @@ func (s *Shard[V]) checkWriteLocks(r *Request[V], versions bool) (Reason, error)
 		n := s.list.Find(k)
 		r.nodes = append(r.nodes, n)
 		if n != nil {
-			if err := s.lockedByOther(n, r.Txn); err != nil {
+			if err := s.lockedByOther(n, r.Txn, r.TS); err != nil {
 				return ReasonLocked, err
 			}
 			if ts := n.NewestTS(); versions && ts > r.TS {
-				return ReasonWriteWrite, conflictNewer(k, ts, r.TS)
+				return ReasonWriteWrite, conflictNewer(ReasonWriteWrite, k, ts, r.TS)
 			}
 			if versions && s.expiredSince(n, r, &now) {
-				return ReasonWriteWrite, conflictExpired(k, r.TS)
+				return ReasonWriteWrite, conflictExpired(ReasonWriteWrite, k, r.TS)
 			}
 		}
 		for _, rl := range s.ranges {
 			if rl.txn != r.Txn && rl.span.Contains(k) {
-				return ReasonLocked, errs.Errorf("%w: key %q lies in range %s read by an in-flight transaction",
-					errs.ErrConflict, k, rl.span)
+				return ReasonLocked, conflict(ReasonLocked, k, 0, r.TS,
+					"key %q lies in range %s read by an in-flight transaction", k, rl.span)
 			}
 		}
 	}
@@ -110,25 +110,33 @@ func (s *Shard[V]) expiredSince(n *mvcc.Node[V], r *Request[V], now *int64) bool
 	return v.LiveAt(r.Now) != v.LiveAt(*now)
 }
 
-func conflictExpired(k string, start uint64) error {
-	return errs.Errorf("%w: key %q reached its TTL deadline after snapshot %d", errs.ErrConflict, k, start)
+// conflict returns a vote no for why, about key (encoded), with the commit
+// that changed it (0 if none did) and the voter's snapshot; format and
+// args say it in words.
+func conflict(why Reason, key string, commit, snapshot uint64, format string, args ...any) error {
+	return &errs.Conflict{Reason: why.String(), Key: key, Commit: commit, Snapshot: snapshot,
+		Err: errs.Errorf("%w: "+format, append([]any{errs.ErrConflict}, args...)...)}
+}
+
+func conflictExpired(why Reason, k string, start uint64) error {
+	return conflict(why, k, 0, start, "key %q reached its TTL deadline after snapshot %d", k, start)
 }
 
 // lockedByOther refuses a write to n if another transaction holds its
 // write lock or any transaction holds a read lock on it.
-func (s *Shard[V]) lockedByOther(n *mvcc.Node[V], txn uint64) error {
+func (s *Shard[V]) lockedByOther(n *mvcc.Node[V], txn, snapshot uint64) error {
 	if l := s.lockOf(n); (l.write != 0 && l.write != txn) || l.reads > 0 {
-		return conflictLocked(n.Key())
+		return conflictLocked(n.Key(), snapshot)
 	}
 	return nil
 }
 
-func conflictLocked(k string) error {
-	return errs.Errorf("%w: key %q is locked by an in-flight transaction", errs.ErrConflict, k)
+func conflictLocked(k string, start uint64) error {
+	return conflict(ReasonLocked, k, 0, start, "key %q is locked by an in-flight transaction", k)
 }
 
-func conflictNewer(k string, ts, start uint64) error {
-	return errs.Errorf("%w: key %q written by commit %d after snapshot %d", errs.ErrConflict, k, ts, start)
+func conflictNewer(why Reason, k string, ts, start uint64) error {
+	return conflict(why, k, ts, start, "key %q written by commit %d after snapshot %d", k, ts, start)
 }
 
 // String formats the span for error messages.

@@ -54,3 +54,16 @@ func (u unprefixed) Unwrap() error { return u.err }
 func CommitUnknown(poison error) error {
 	return Errorf("%w: %w", ErrCommitUnknown, poison)
 }
+
+// Conflict is a validation's vote no: its message (Err, which wraps
+// ErrConflict) and what the root package's ConflictError reports.
+type Conflict struct {
+	Reason   string // "locked", "stale-read", "phantom" or "write-write"
+	Key      string // the encoded key
+	Commit   uint64 // the commit that changed the key; 0 for a lock or a TTL deadline
+	Snapshot uint64 // the losing transaction's snapshot
+	Err      error
+}
+
+func (c *Conflict) Error() string { return c.Err.Error() }
+func (c *Conflict) Unwrap() error { return c.Err }
