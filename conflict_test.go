@@ -3,6 +3,7 @@ package fluxmap_test
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -80,10 +81,10 @@ func TestConflictErrorFromTransaction(t *testing.T) {
 	db := build(t, fluxmap.New[string, int]().Shards(1))
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
-	read := make(chan struct{}, 1)
-	written := make(chan struct{})
-	go func() { // writes k between every attempt's read and its commit
-		defer close(written)
+	read, written := make(chan struct{}, 1), make(chan struct{}, 1)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Go(func() { // writes k between every attempt's read and its commit
 		for {
 			select {
 			case <-ctx.Done():
@@ -93,10 +94,10 @@ func TestConflictErrorFromTransaction(t *testing.T) {
 					t.Error(err)
 					return
 				}
-				written <- struct{}{}
+				written <- struct{}{} // buffered: never blocks, one per read
 			}
 		}
-	}()
+	})
 	err := db.Transaction(ctx, func(tx *fluxmap.Tx[string, int]) error {
 		if _, _, err := tx.Get("k"); err != nil {
 			return err
