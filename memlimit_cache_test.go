@@ -14,11 +14,11 @@ import (
 	"github.com/fluxmap/fluxmap/internal/txhook"
 )
 
-// cacheValue is the session cache's value: 200 bytes.
+// cacheValue is the value every cache test stores.
 var cacheValue = strings.Repeat("s", 200)
 
-// cacheKeyCost is what one session key costs in the estimate: measured on
-// a database with no limit, as the mean over 2,000 keys.
+// cacheKeyCost returns what one key holding cacheValue costs in the
+// estimate, as the mean over keys written into a database with no limit.
 func cacheKeyCost(t *testing.T, shards int) int64 {
 	t.Helper()
 	ctx := context.Background()
@@ -43,11 +43,11 @@ func checkCacheFull(t *testing.T, db *fluxmap.DB[string, string], limit, keyCost
 		"%s: %d live keys where the limit fits %d (estimate %d of %d)", at, live, fits, cur, limit)
 }
 
-// TestMemLimitCacheStaysFull is a session cache as a user first writes
-// one: a limit, the default LRU policy, nothing else configured (no
-// vacuum), and a stream of new keys far past what fits. Evicted keys must
-// not leave behind what crowds live keys out: sampled through the run, the
-// estimate stays near the limit and live keys fill it.
+// TestMemLimitCacheStaysFull: a cache with a limit, the default LRU policy
+// and nothing else configured (no vacuum), given a stream of new keys far
+// past what fits. Evicted keys must not leave behind what crowds live keys
+// out: sampled through the run, the estimate stays near the limit and live
+// keys fill it.
 func TestMemLimitCacheStaysFull(t *testing.T) {
 	ctx := context.Background()
 	const limit = 1 << 20

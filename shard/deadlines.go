@@ -117,11 +117,7 @@ func (s *Shard[V]) expire() bool {
 			continue
 		}
 		s.releaseNode(n)
-		if r == nil {
-			r = NewRequest[V]()
-			r.Kind, r.internal = KindCommitOne, true
-		}
-		r.Writes = append(r.Writes, Write[V]{Key: n.Key(), Tombstone: true})
+		r = addInternalDelete(r, n.Key())
 	}
 	for _, n := range again {
 		h.push(n, n.Newest().Expiry())

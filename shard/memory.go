@@ -253,14 +253,23 @@ func (s *Shard[V]) evictIfNeeded() {
 	if len(victims) == 0 {
 		return
 	}
-	r := NewRequest[V]()
-	r.Kind = KindCommitOne
-	r.internal = true
+	var r *Request[V]
 	for _, n := range victims {
-		r.Writes = append(r.Writes, Write[V]{Key: n.Key(), Tombstone: true})
+		r = addInternalDelete(r, n.Key())
 	}
 	m.evictions += uint64(len(victims))
 	s.commitInternal(r)
+}
+
+// addInternalDelete adds a delete of key to r, the shard's own commit
+// (an eviction or an expiry), creating r if it is nil.
+func addInternalDelete[V any](r *Request[V], key string) *Request[V] {
+	if r == nil {
+		r = NewRequest[V]()
+		r.Kind, r.internal = KindCommitOne, true
+	}
+	r.Writes = append(r.Writes, Write[V]{Key: key, Tombstone: true})
+	return r
 }
 
 // commitInternal installs r (the shard's own delete) at a fresh timestamp

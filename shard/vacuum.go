@@ -55,11 +55,7 @@ func (s *Shard[V]) vacuumSlice() {
 			s.mem.internal.Load() < maxInternalInFlight {
 			// An expired value becomes a committed delete, so transactions
 			// that read it conflict and a restart agrees.
-			if expired == nil {
-				expired = NewRequest[V]()
-				expired.Kind, expired.internal = KindCommitOne, true
-			}
-			expired.Writes = append(expired.Writes, Write[V]{Key: n.Key(), Tombstone: true})
+			expired = addInternalDelete(expired, n.Key())
 		}
 		n = next
 	}
