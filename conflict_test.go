@@ -114,3 +114,69 @@ func TestConflictErrorFromTransaction(t *testing.T) {
 	require.Equal(t, "k", ce.Key)
 	require.Contains(t, []fluxmap.ConflictReason{fluxmap.ConflictWriteWrite, fluxmap.ConflictStaleRead}, ce.Reason)
 }
+
+// TestStatsHotKeys makes lost-update conflicts on three keys a known number
+// of times each and expects Stats to rank them, decoded to the key type.
+func TestStatsHotKeys(t *testing.T) {
+	ctx := context.Background()
+	db := build(t, fluxmap.New[int64, int64]().Shards(4))
+	loseOnce := func(key int64) {
+		t1, err := db.Begin(ctx)
+		require.NoError(t, err)
+		t2, err := db.Begin(ctx)
+		require.NoError(t, err)
+		for _, tx := range []*fluxmap.Tx[int64, int64]{t1, t2} {
+			_, _, err := tx.Get(key)
+			require.NoError(t, err)
+			require.NoError(t, tx.Insert(key, 1))
+		}
+		require.NoError(t, t1.Commit())
+		conflictOf(t, t2.Commit())
+	}
+	want := map[int64]uint64{7: 5, 8: 2, 9: 1}
+	for k, n := range want {
+		for range n {
+			loseOnce(k)
+		}
+	}
+	st, err := db.Stats()
+	require.NoError(t, err)
+	require.Equal(t, []fluxmap.HotKey{
+		{Key: int64(7), Conflicts: 5},
+		{Key: int64(8), Conflicts: 2},
+		{Key: int64(9), Conflicts: 1},
+	}, st.HotKeys)
+}
+
+// TestStatsHotKeysBounded names far more keys in conflicts than the summary
+// holds: the list stays at MaxHotKeys, and the hot key, which draws a
+// quarter of the conflicts, leads it with a count that bounds the truth.
+func TestStatsHotKeysBounded(t *testing.T) {
+	ctx := context.Background()
+	db := build(t, fluxmap.New[int64, int64]().Shards(1))
+	const rounds = 400
+	hot := 0
+	for i := range rounds {
+		key := int64(1000 + i)
+		if i%4 == 0 {
+			key, hot = 1, hot+1
+		}
+		t1, err := db.Begin(ctx)
+		require.NoError(t, err)
+		_, _, err = t1.Get(key)
+		require.NoError(t, err)
+		require.NoError(t, t1.Insert(key+1_000_000, 1))
+		require.NoError(t, db.Insert(ctx, key, int64(i)))
+		conflictOf(t, t1.Commit())
+	}
+	st, err := db.Stats()
+	require.NoError(t, err)
+	require.Len(t, st.HotKeys, fluxmap.MaxHotKeys)
+	top := st.HotKeys[0]
+	require.Equal(t, int64(1), top.Key)
+	require.GreaterOrEqual(t, top.Conflicts, uint64(hot))
+	require.LessOrEqual(t, top.Conflicts-top.Overcount, uint64(hot))
+	for _, h := range st.HotKeys[1:] {
+		require.LessOrEqual(t, h.Conflicts, top.Conflicts)
+	}
+}

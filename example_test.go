@@ -457,7 +457,15 @@ func ExampleConflictError() {
 	if errors.As(err, &ce) {
 		fmt.Println(errors.Is(err, fluxmap.ErrConflict), ce.Reason, ce.Key, ce.Commit > ce.Snapshot)
 	}
-	// Output: true write-write stock/42 true
+
+	// Stats names the keys conflicts hit most: the schema's hotspots.
+	st, _ := db.Stats()
+	for _, h := range st.HotKeys {
+		fmt.Println(h.Key, h.Conflicts)
+	}
+	// Output:
+	// true write-write stock/42 true
+	// stock/42 1
 }
 
 func ExampleDB_PrefixStream() {

@@ -1,6 +1,8 @@
 package fluxmap
 
 import (
+	"cmp"
+	"slices"
 	"time"
 
 	"github.com/fluxmap/fluxmap/shard"
@@ -41,8 +43,32 @@ type Stats struct {
 	// transaction held the key or range), "stale-read", "phantom" (a scanned
 	// range changed) and "write-write" (first committer wins).
 	ConflictsBy map[string]uint64
+	// HotKeys are the keys that conflicts named most often since the
+	// database opened, most first, at most MaxHotKeys of them: where a
+	// schema's contention is. Each shard tracks its HotKeysPerShard most
+	// conflicted keys in a bounded summary, so a key that draws more than
+	// 1/HotKeysPerShard of its shard's conflicts is always listed, and a
+	// count may be an overestimate by up to the key's Overcount.
+	HotKeys []HotKey
 	// WAL is filled in for durable databases.
 	WAL *WALStats
+}
+
+// Bounds of Stats.HotKeys.
+const (
+	MaxHotKeys      = 10
+	HotKeysPerShard = shard.HotKeysCap
+)
+
+// HotKey is a key and the number of commits refused over it (ErrConflict;
+// also autocommit writes that waited on its lock, which they retry).
+type HotKey struct {
+	// Key is a value of the database's key type, or the encoded key as a
+	// string if it does not decode.
+	Key any
+	// Conflicts counts the votes no that named Key; up to Overcount of
+	// them may have named keys the summary since dropped.
+	Conflicts, Overcount uint64
 }
 
 // WALStats describes a durable database's write-ahead logs.
@@ -102,7 +128,9 @@ func (db *DB[K, V]) Stats() (Stats, error) {
 		return st, errorf("stats: %w", err)
 	}
 	st.ConflictsBy = make(map[string]uint64)
+	var hot []shard.HotKey
 	for _, s := range shards {
+		hot = append(hot, s.HotKeys...)
 		for r, n := range s.ConflictsBy {
 			st.ConflictsBy[shard.Reason(r).String()] += n
 		}
@@ -126,6 +154,7 @@ func (db *DB[K, V]) Stats() (Stats, error) {
 			SyncP999: percentile(buckets, syncs, 0.999),
 		}
 	}
+	st.HotKeys = db.hotKeys(hot)
 	st.Retries = db.retries.Load()
 	st.Policy = db.policy
 	st.Memory.Max = db.maxMemory
@@ -135,4 +164,21 @@ func (db *DB[K, V]) Stats() (Stats, error) {
 		st.OldestSnapshotAge = time.Since(since)
 	}
 	return st, nil
+}
+
+// hotKeys merges the shards' conflict summaries (their keys are disjoint:
+// a key lives on one shard) into Stats.HotKeys.
+func (db *DB[K, V]) hotKeys(hot []shard.HotKey) []HotKey {
+	slices.SortFunc(hot, func(a, b shard.HotKey) int {
+		return cmp.Or(cmp.Compare(b.Count, a.Count), cmp.Compare(a.Key, b.Key))
+	})
+	hot = hot[:min(len(hot), MaxHotKeys)]
+	out := make([]HotKey, len(hot))
+	for i, h := range hot {
+		out[i] = HotKey{Key: h.Key, Conflicts: h.Count, Overcount: h.Over}
+		if k, err := db.keys.decode(h.Key); err == nil {
+			out[i].Key = k
+		}
+	}
+	return out
 }

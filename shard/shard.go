@@ -84,6 +84,7 @@ type Shard[V any] struct {
 	batch  []*Request[V]
 	acks   []*Request[V] // commits to acknowledge at the end of the batch
 	stats  Stats
+	hot    hotKeys
 	vacuum *vacuumTask[V] // the pass in progress, if any
 	queued []*Request[V]  // vacuum requests waiting for the current pass
 	mem    *memState[V]
@@ -110,7 +111,10 @@ type Stats struct {
 	Conflicts uint64 // validation failures (votes no)
 	// ConflictsBy splits Conflicts by Reason.
 	ConflictsBy [NumReasons]uint64
-	Vacuum      VacuumStats
+	// HotKeys are the keys conflicts named most often, most first (see
+	// hotKeys); filled in only by KindStats.
+	HotKeys []HotKey
+	Vacuum  VacuumStats
 	// Bytes is the estimated memory held; Evictions and Expirations count
 	// keys removed by the memory limit and by TTL.
 	Bytes       int64
@@ -329,6 +333,7 @@ func (s *Shard[V]) handle(r *Request[V]) {
 		r.Stats.OldBytes, r.Stats.TombBytes = s.mem.old, s.mem.tomb
 		r.Stats.Evictions = s.mem.evictions
 		r.Stats.Expirations = s.mem.expirations
+		r.Stats.HotKeys = s.hot.top()
 		reply(r)
 	case KindSync, KindRecycle:
 		if s.wal == nil {
@@ -395,6 +400,7 @@ func (s *Shard[V]) commitOne(r *Request[V]) {
 	if r.Err != nil {
 		s.stats.Conflicts++
 		s.stats.ConflictsBy[why]++
+		s.hot.note(r.Err)
 		reply(r)
 		return
 	}
@@ -438,6 +444,7 @@ func (s *Shard[V]) prepare(r *Request[V]) {
 	if r.Err != nil {
 		s.stats.Conflicts++
 		s.stats.ConflictsBy[why]++
+		s.hot.note(r.Err)
 		return
 	}
 	if r.Err = s.checkRoom(r); r.Err != nil {
