@@ -40,6 +40,7 @@ type DB[K, V any] struct {
 	equal      func(a, b V) bool // Builder.ValueEqual; nil: see valueEqual
 	scratch    sync.Pool         // *[]byte for temporary key encodings
 	entryBufs  sync.Pool         // *[]Entry[K, V], collect's scratch buffers
+	feedReg    feedRegistry[K, V]
 }
 
 func (db *DB[K, V]) check(ctx context.Context, op string) error {

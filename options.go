@@ -76,7 +76,8 @@ type Builder[K, V any] struct {
 	policy          EvictionPolicy
 	sizer           func(K, V) int
 	valueEqual      func(a, b V) bool
-	now             func() time.Time // TTL clock; tests inject one
+	feed            *ChangeFeedOptions // nil: no change feed
+	now             func() time.Time   // TTL clock; tests inject one
 }
 
 type durability int
@@ -256,6 +257,8 @@ func (b *Builder[K, V]) validate() error {
 		return configErr("MaxMemory", "%d is negative", b.maxMemory)
 	case b.policy != LRU && b.policy != LFU && b.policy != Reject:
 		return configErr("EvictionPolicy", "unknown policy %d", int(b.policy))
+	case b.feed != nil && (b.feed.Window < 0 || b.feed.MaxRetained < b.feed.Window):
+		return configErr("ChangeFeed", "window %d must be positive and MaxRetained %d at least as large", b.feed.Window, b.feed.MaxRetained)
 	case b.vacuum.Interval < 0:
 		return configErr("AutoVacuum", "interval %v is negative", b.vacuum.Interval)
 	case b.checkpointBytes < 0:
@@ -431,6 +434,7 @@ func (b *Builder[K, V]) Build(ctx context.Context) (*DB[K, V], error) {
 		VacuumInterval: b.vacuum.Interval,
 		Memory:         b.memoryConfig(&db.keys),
 		Now:            func() int64 { return now().UnixNano() },
+		Feed:           b.feedConfig(),
 	})
 	if err != nil {
 		return nil, err
@@ -553,4 +557,11 @@ func (r *valueRules[V]) admitSize(v V) (V, error) {
 		return v, fmt.Errorf("%w: value is %d bytes, limit %d", ErrValueTooLarge, n, r.maxSize)
 	}
 	return v, nil
+}
+
+func (b *Builder[K, V]) feedConfig() *coordinator.FeedConfig {
+	if b.feed == nil {
+		return nil
+	}
+	return &coordinator.FeedConfig{Window: b.feed.Window, MaxRetained: b.feed.MaxRetained}
 }

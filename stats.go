@@ -52,6 +52,8 @@ type Stats struct {
 	HotKeys []HotKey
 	// WAL is filled in for durable databases.
 	WAL *WALStats
+	// Feed is filled in for databases with a change feed.
+	Feed *FeedStats
 }
 
 // Bounds of Stats.HotKeys.
@@ -155,6 +157,7 @@ func (db *DB[K, V]) Stats() (Stats, error) {
 		}
 	}
 	st.HotKeys = db.hotKeys(hot)
+	st.Feed = db.feedStats()
 	st.Retries = db.retries.Load()
 	st.Policy = db.policy
 	st.Memory.Max = db.maxMemory

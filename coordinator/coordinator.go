@@ -29,6 +29,8 @@ type Config[V any] struct {
 	Memory shard.Memory[V]
 	// Now is the wall clock for TTLs (Unix nanoseconds); nil: time.Now.
 	Now func() int64
+	// Feed, if set, keeps installed writes for change feed readers.
+	Feed *FeedConfig
 }
 
 // Coordinator routes requests to shards, drives two-phase commit and owns
@@ -47,6 +49,8 @@ type Coordinator[V any] struct {
 	closeOnce  sync.Once
 	closeErr   error
 
+	feeds   []*shard.Feed[V] // nil without Config.Feed
+	signal  *Signal
 	now     func() int64 // wall clock for TTLs, Unix nanoseconds
 	reqs    sync.Pool    // *shard.Request[V]
 	waiters sync.Pool    // *Waiter
@@ -61,6 +65,7 @@ func New[V any](cfg Config[V]) (*Coordinator[V], error) {
 		serializable: cfg.Serializable,
 		stop:         make(chan struct{}),
 		now:          cfg.Now,
+		signal:       newSignal(),
 	}
 	if c.now == nil {
 		c.now = func() int64 { return time.Now().UnixNano() }
@@ -85,6 +90,13 @@ func New[V any](cfg Config[V]) (*Coordinator[V], error) {
 	if cfg.Memory.Budget > 0 && cfg.Memory.Policy != evict.Reject && cfg.Shards > 1 {
 		pool = shard.NewPool[V](cfg.Memory.Budget)
 	}
+	if f := cfg.Feed; f != nil {
+		c.feeds = make([]*shard.Feed[V], cfg.Shards)
+		for i := range c.feeds {
+			c.feeds[i] = shard.NewFeed(max(f.Window/cfg.Shards, 1), max(f.MaxRetained/cfg.Shards, 1),
+				c.oracle.Visible(), cfg.Memory.ValueSize)
+		}
+	}
 	for i := range c.shards {
 		var d *shard.Durability[V]
 		if rec != nil {
@@ -104,6 +116,9 @@ func New[V any](cfg Config[V]) (*Coordinator[V], error) {
 			Memory:     mem,
 			Now:        cfg.Now,
 			Durability: d,
+		}
+		if c.feeds != nil {
+			scfg.Feed, scfg.OnDone = c.feeds[i], c.signal.notify
 		}
 		if rec != nil {
 			scfg.LoadKeys = len(rec.loads[i])
@@ -169,6 +184,7 @@ func (c *Coordinator[V]) Close() error {
 		close(c.stop)
 		c.wg.Wait()
 		c.oracle.Close()
+		c.signal.close()
 		if c.durable != nil {
 			c.closeErr = c.durable.close(c.oracle.Poisoned())
 		}

@@ -117,7 +117,7 @@ func (s *Shard[V]) expire() bool {
 			continue
 		}
 		s.releaseNode(n)
-		r = addInternalDelete(r, n.Key())
+		r = addInternalDelete(r, n.Key(), CauseExpire)
 	}
 	for _, n := range again {
 		h.push(n, n.Newest().Expiry())

@@ -147,6 +147,7 @@ type walWriter[V any] struct {
 	size       atomic.Int64  // log size, readable by any goroutine
 	free       sync.Pool     // *walJob[V]
 	internal   *atomic.Int32 // the shard's count of its own commits in flight
+	onDone     func()        // Config.OnDone
 	syncs      SyncStats
 }
 
@@ -311,6 +312,9 @@ func (w *walWriter[V]) process() {
 			for _, r := range j.acks {
 				markDone(w.clock, r)
 			}
+		}
+		if w.onDone != nil {
+			w.onDone()
 		}
 	} else {
 		w.failCommits(handed)

@@ -255,7 +255,7 @@ func (s *Shard[V]) evictIfNeeded() {
 	}
 	var r *Request[V]
 	for _, n := range victims {
-		r = addInternalDelete(r, n.Key())
+		r = addInternalDelete(r, n.Key(), CauseEvict)
 	}
 	m.evictions += uint64(len(victims))
 	s.commitInternal(r)
@@ -263,10 +263,10 @@ func (s *Shard[V]) evictIfNeeded() {
 
 // addInternalDelete adds a delete of key to r, the shard's own commit
 // (an eviction or an expiry), creating r if it is nil.
-func addInternalDelete[V any](r *Request[V], key string) *Request[V] {
+func addInternalDelete[V any](r *Request[V], key string, cause Cause) *Request[V] {
 	if r == nil {
 		r = NewRequest[V]()
-		r.Kind, r.internal = KindCommitOne, true
+		r.Kind, r.internal, r.cause = KindCommitOne, true, cause
 	}
 	r.Writes = append(r.Writes, Write[V]{Key: key, Tombstone: true})
 	return r

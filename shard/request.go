@@ -120,7 +120,8 @@ type Request[V any] struct {
 	Stats      Stats       // KindStats
 	Err        error       // a vote no (wraps ErrConflict) or another failure
 
-	internal bool // the shard's own commit (eviction, expiry); nobody waits
+	internal bool  // the shard's own commit (eviction, expiry); nobody waits
+	cause    Cause // why an internal commit deletes (CauseEvict, CauseExpire)
 
 	// nodes[i] is Writes[i]'s node (nil: absent), found by the shard when it
 	// validated r, so that locking, installing and releasing do not look

@@ -53,6 +53,11 @@ type Config[V any] struct {
 	// descent per key; LoadKeys, if known, sizes the index up front.
 	Load     func(install func(key string, ts uint64, value V, expiry int64))
 	LoadKeys int
+	// Feed, if set, receives every write the shard installs (see Feed).
+	Feed *Feed[V]
+	// OnDone, if set, is called after the shard marks commit timestamps
+	// done, from the goroutine that marked them; it must not block.
+	OnDone func()
 }
 
 // Shard owns one partition. Its exported methods other than Run are safe
@@ -64,6 +69,8 @@ type Shard[V any] struct {
 	exited chan struct{} // closed when Run returns
 	clock  Clock
 	wal    *walWriter[V] // nil when in memory
+	feed   *Feed[V]      // nil without a change feed
+	onDone func()
 
 	// Written by the shard goroutine only; read by any goroutine (read.go).
 	list *mvcc.List[V]
@@ -154,6 +161,8 @@ func New[V any](cfg Config[V]) *Shard[V] {
 		mem:    newMemState(cfg.Memory),
 		now:    cfg.Now,
 		idle:   idle.New(),
+		feed:   cfg.Feed,
+		onDone: cfg.OnDone,
 	}
 	if cfg.Memory.Pool != nil {
 		s.nudgeReq = NewRequest[V]()
@@ -167,6 +176,7 @@ func New[V any](cfg Config[V]) *Shard[V] {
 	if cfg.Durability != nil {
 		s.wal = newWALWriter(cfg.Durability, cfg.Clock, cfg.ID)
 		s.wal.internal = &s.mem.internal
+		s.wal.onDone = cfg.OnDone
 	}
 	if cfg.Load != nil {
 		s.list.Reserve(cfg.LoadKeys)
@@ -284,6 +294,9 @@ func (s *Shard[V]) Run() {
 		}
 		s.reclaim()
 		s.evictIfNeeded()
+		if s.feed != nil {
+			s.feed.trim()
+		}
 		// Publish before acknowledging, so a caller whose commit returned
 		// sees it in MemoryInfo.
 		s.publish()
@@ -366,6 +379,9 @@ func (s *Shard[V]) finishBatch() {
 	// commit returned also sees the evictions its commit caused.
 	for _, r := range s.acks {
 		markDone(s.clock, r)
+	}
+	if s.onDone != nil {
+		s.onDone()
 	}
 	for i, r := range s.acks {
 		if !r.internal {
@@ -486,6 +502,13 @@ func (s *Shard[V]) prepare(r *Request[V]) {
 func (s *Shard[V]) install(r *Request[V], ts uint64) {
 	for i := range r.Writes {
 		w := &r.Writes[i]
+		if s.feed != nil {
+			cause := r.cause
+			if r.Evict {
+				cause = CauseEvict
+			}
+			s.feed.add(FeedRecord[V]{TS: ts, Key: w.Key, Value: w.Value, Expiry: w.Expiry, Tombstone: w.Tombstone, Cause: cause})
+		}
 		n := s.writeNode(r, i)
 		if w.Tombstone {
 			if n == nil {

@@ -55,7 +55,7 @@ func (s *Shard[V]) vacuumSlice() {
 			s.mem.internal.Load() < maxInternalInFlight {
 			// An expired value becomes a committed delete, so transactions
 			// that read it conflict and a restart agrees.
-			expired = addInternalDelete(expired, n.Key())
+			expired = addInternalDelete(expired, n.Key(), CauseExpire)
 		}
 		n = next
 	}
