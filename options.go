@@ -383,6 +383,7 @@ func (b *Builder[K, V]) durableConfig(kc KeyCodec[K], vc ValueCodec[V]) *coordin
 		Decode:          vc.DecodeValue,
 		KeyCodec:        codecID(kc, reflect.TypeFor[K]()),
 		ValueCodec:      codecID(vc, reflect.TypeFor[V]()),
+		History:         b.feed != nil,
 	}
 }
 

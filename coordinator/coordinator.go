@@ -91,10 +91,18 @@ func New[V any](cfg Config[V]) (*Coordinator[V], error) {
 		pool = shard.NewPool[V](cfg.Memory.Budget)
 	}
 	if f := cfg.Feed; f != nil {
+		from := c.oracle.Visible()
+		if rec != nil && rec.history != nil {
+			from = min(from, rec.historyFrom)
+		}
 		c.feeds = make([]*shard.Feed[V], cfg.Shards)
 		for i := range c.feeds {
 			c.feeds[i] = shard.NewFeed(max(f.Window/cfg.Shards, 1), max(f.MaxRetained/cfg.Shards, 1),
-				c.oracle.Visible(), cfg.Memory.ValueSize)
+				from, cfg.Memory.ValueSize)
+			if rec != nil && rec.history != nil {
+				loadHistory(c.feeds[i], rec.history[i])
+				rec.history[i] = nil
+			}
 		}
 	}
 	for i := range c.shards {

@@ -66,10 +66,14 @@ func (d *durableState[V]) shardDurability(i int, l *wal.Log, o *Oracle) *shard.D
 		FlushCommits:  d.cfg.FlushCommits,
 		FlushBytes:    d.cfg.FlushBytes,
 		Flush:         d.flush,
-		EncodeRecord: func(dst []byte, ts uint64, parts []uint32, writes []shard.Write[V]) ([]byte, error) {
+		EncodeRecord: func(dst []byte, ts uint64, parts []uint32, writes []shard.Write[V], cause shard.Cause) ([]byte, error) {
 			dst = wal.AppendPayloadHeader(dst, ts, parts, len(writes))
 			for i := range writes {
 				w := &writes[i]
+				if w.Tombstone {
+					dst = wal.AppendTombstone(dst, w.Key, walCause(cause))
+					continue
+				}
 				var err error
 				dst, err = wal.AppendWrite(dst, w.Key, w.Tombstone, w.Expiry, func(b []byte) ([]byte, error) {
 					return enc(b, w.Value)
@@ -106,7 +110,7 @@ func (d *durableState[V]) startCheckpointer(c *Coordinator[V]) {
 			}
 			var biggest int64
 			for _, s := range c.shards {
-				biggest = max(biggest, s.WALSize())
+				biggest = max(biggest, s.WALSinceCheckpoint())
 			}
 			if biggest > d.cfg.CheckpointBytes {
 				// A failure poisons the database or is retried on the next
@@ -169,11 +173,34 @@ func (c *Coordinator[V]) Checkpoint() error {
 	if err != nil {
 		return fmt.Errorf("fluxmap: checkpoint at %d: %w", ts, err)
 	}
-	if err := c.broadcast(shard.KindRecycle, ts); err != nil {
+	if err := c.recycle(ts); err != nil {
 		return err
 	}
 	d.lastCkpt = ts
 	return nil
+}
+
+// recycle lets every shard's WAL retire the segments a checkpoint at ts
+// covers, except those holding commits the shard's change feed still
+// keeps, so that a restart gives the feed back what it held.
+func (c *Coordinator[V]) recycle(ts uint64) error {
+	reqs := make([]*shard.Request[V], len(c.shards))
+	for i, s := range c.shards {
+		r := c.getReq()
+		r.Kind, r.TS = shard.KindRecycle, ts
+		if c.feeds != nil {
+			r.TS = min(ts, c.feeds[i].Dropped())
+		}
+		reqs[i] = r
+		s.Send(r)
+	}
+	var err error
+	for i, s := range c.shards {
+		s.Wait(reqs[i])
+		err = errors.Join(err, reqs[i].Err)
+		c.putReq(reqs[i])
+	}
+	return err
 }
 
 // broadcast sends a control request to every shard and waits for all.
@@ -254,4 +281,26 @@ func (t *Txn[V]) CheckLogSize() error {
 		}
 	}
 	return nil
+}
+
+// walCause is cause as the WAL records it.
+func walCause(cause shard.Cause) uint8 {
+	switch cause {
+	case shard.CauseEvict:
+		return wal.CauseEvicted
+	case shard.CauseExpire:
+		return wal.CauseExpired
+	}
+	return wal.CauseWrite
+}
+
+// shardCause is the WAL's cause as the shard names it.
+func shardCause(cause uint8) shard.Cause {
+	switch cause {
+	case wal.CauseEvicted:
+		return shard.CauseEvict
+	case wal.CauseExpired:
+		return shard.CauseExpire
+	}
+	return shard.CauseWrite
 }

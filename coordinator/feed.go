@@ -65,3 +65,17 @@ func (c *Coordinator[V]) Feeds() []*shard.Feed[V] { return c.feeds }
 
 // CommitSignal returns the signal shards notify after commits are done.
 func (c *Coordinator[V]) CommitSignal() *Signal { return c.signal }
+
+// loadHistory gives a shard's feed the commits recovery read from its log.
+func loadHistory[V any](f *shard.Feed[V], recs []logRecord[V]) {
+	for _, r := range recs {
+		for i, w := range r.writes {
+			fr := shard.FeedRecord[V]{TS: r.ts, Key: w.Key, Value: w.Value, Expiry: w.Expiry, Tombstone: w.Tombstone}
+			if r.causes != nil {
+				fr.Cause = r.causes[i]
+			}
+			f.Append(fr)
+		}
+	}
+	f.Trim()
+}

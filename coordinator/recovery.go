@@ -38,6 +38,9 @@ type DurableConfig[V any] struct {
 	// them in the MANIFEST; a later open with others fails with ErrConfig
 	// before it reads or writes anything else.
 	KeyCodec, ValueCodec string
+	// History makes recovery hand the change feed every logged commit it
+	// reads, those the checkpoint covers included (see recovered.history).
+	History bool
 }
 
 // Recovery runs in phases, each a function below:
@@ -67,6 +70,12 @@ type recovered[V any] struct {
 	loads  [][]keyState[V] // per shard, live keys in key order
 	logs   []*wal.Log
 	unlock io.Closer
+	// history is, per shard, the commits its log still holds, in timestamp
+	// order, when DurableConfig.History is set and the logs were resumed in
+	// place; every commit after historyFrom is in them. Otherwise history
+	// is nil and the feed starts at start.
+	history     [][]logRecord[V]
+	historyFrom uint64
 }
 
 // keyState is a key's newest recovered version.
@@ -130,6 +139,9 @@ func recoverLocked[V any](d *DurableConfig[V], n int) (*recovered[V], error) {
 	start, states, beyond := replayImages(imgs)
 	if !beyond && m.shards == n {
 		rec := &recovered[V]{start: start, gen: m.gen, loads: states}
+		if d.History {
+			rec.history, rec.historyFrom = logHistory(imgs)
+		}
 		for i, img := range imgs {
 			l, err := img.log.Resume()
 			if err != nil {
@@ -367,6 +379,7 @@ type shardImage[V any] struct {
 	ckptTS  uint64
 	entries []keyState[V] // the checkpoint's state at ckptTS, in key order
 	records []logRecord[V]
+	covered []logRecord[V] // records the checkpoint covers (DurableConfig.History only)
 	log     *wal.Replayed
 }
 
@@ -375,6 +388,7 @@ type logRecord[V any] struct {
 	ts     uint64
 	parts  []uint32
 	writes []shard.Write[V]
+	causes []shard.Cause // per write; nil when every write is the user's
 }
 
 // readGeneration verifies and reads every shard of m's current generation,
@@ -450,19 +464,29 @@ func readShard[V any](d *DurableConfig[V], m manifest, i int) (*shardImage[V], e
 			if p.TS > maxCommitTS {
 				return errs.Errorf("commit %d in %s is beyond any this engine allocates: %w", p.TS, sdir, errs.ErrCorrupt)
 			}
-			if p.TS <= img.ckptTS {
+			if p.TS <= img.ckptTS && !d.History {
 				return nil // covered by the checkpoint
 			}
 			rec := logRecord[V]{ts: p.TS, parts: p.Participants, writes: make([]shard.Write[V], len(p.Writes))}
 			for i, w := range p.Writes {
 				rec.writes[i] = shard.Write[V]{Key: w.Key, Tombstone: w.Tombstone, Expiry: w.Expiry}
+				if w.Cause != wal.CauseWrite {
+					if rec.causes == nil {
+						rec.causes = make([]shard.Cause, len(p.Writes))
+					}
+					rec.causes[i] = shardCause(w.Cause)
+				}
 				if !w.Tombstone {
 					if rec.writes[i].Value, err = d.Decode(w.Value); err != nil {
 						return errs.Errorf("value of key %q at commit %d: %w: %w", w.Key, p.TS, errs.ErrCorrupt, err)
 					}
 				}
 			}
-			img.records = append(img.records, rec)
+			if p.TS <= img.ckptTS {
+				img.covered = append(img.covered, rec)
+			} else {
+				img.records = append(img.records, rec)
+			}
 			return nil
 		})
 	if err != nil {
@@ -616,4 +640,20 @@ func makeDirDurable(fs wal.FS, dir string) error {
 		}
 	}
 	return nil
+}
+
+// logHistory returns every shard's logged commits in timestamp order, and
+// the timestamp after which all of them are there: the newest commit any
+// shard logged before its oldest segment still on disk (or, for a shard
+// with older records than the change feed needs, what it kept).
+func logHistory[V any](imgs []*shardImage[V]) (history [][]logRecord[V], from uint64) {
+	history = make([][]logRecord[V], len(imgs))
+	for i, img := range imgs {
+		h := append(img.covered, img.records...)
+		slices.SortFunc(h, func(a, b logRecord[V]) int { return cmp.Compare(a.ts, b.ts) })
+		history[i] = h
+		img.covered = nil
+		from = max(from, img.log.Base())
+	}
+	return history, from
 }

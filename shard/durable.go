@@ -39,8 +39,9 @@ type Durability[V any] struct {
 	// database's shards (Relaxed only; nil: this shard counts alone).
 	Flush *FlushGroup
 	// EncodeRecord appends the WAL payload of one commit (the wal package's
-	// format, values through the database's ValueCodec).
-	EncodeRecord func(dst []byte, ts uint64, participants []uint32, writes []Write[V]) ([]byte, error)
+	// format, values through the database's ValueCodec); cause says why
+	// its tombstones were written.
+	EncodeRecord func(dst []byte, ts uint64, participants []uint32, writes []Write[V], cause Cause) ([]byte, error)
 	// OnPoison is called once, from the writer goroutine, when a write or
 	// fsync fails; the error wraps ErrPoisoned and the cause.
 	OnPoison func(error)
@@ -51,8 +52,9 @@ type Durability[V any] struct {
 	// refused it (the record is nowhere on this shard's log).
 	OnFail func(ts uint64, mayBeLogged bool)
 	// OnGrow, if set, is called from the writer goroutine when a group it
-	// wrote grew the log, with the sizes before and after; it must not
-	// block.
+	// wrote grew the log, with the bytes written since the last Recycle
+	// before and after (what Recycle left is not counted: it may be kept
+	// for the change feed); it must not block.
 	OnGrow func(before, after int64)
 }
 
@@ -148,6 +150,7 @@ type walWriter[V any] struct {
 	free       sync.Pool     // *walJob[V]
 	internal   *atomic.Int32 // the shard's count of its own commits in flight
 	onDone     func()        // Config.OnDone
+	kept       atomic.Int64  // the log's size after the last Recycle
 	syncs      SyncStats
 }
 
@@ -331,7 +334,8 @@ func (w *walWriter[V]) process() {
 	before, after := w.size.Load(), w.d.Log.Size()
 	w.size.Store(after)
 	if w.d.OnGrow != nil && after > before {
-		w.d.OnGrow(before, after)
+		kept := w.kept.Load()
+		w.d.OnGrow(before-kept, after-kept)
 	}
 }
 
@@ -377,7 +381,7 @@ func (w *walWriter[V]) appendCommit(r *Request[V]) bool {
 	if r.Kind == KindCommitOne {
 		parts = w.self
 	}
-	p, err := w.d.EncodeRecord(w.payload[:0], ts, parts, r.Writes)
+	p, err := w.d.EncodeRecord(w.payload[:0], ts, parts, r.Writes, r.causeOf())
 	if err != nil {
 		// The commit is already installed in memory, so the only safe
 		// answer to a value the codec cannot encode is to stop.
@@ -429,6 +433,9 @@ func (w *walWriter[V]) finish(r *Request[V]) {
 			if err := w.d.Log.Recycle(r.TS); err != nil {
 				w.fail(err)
 			}
+			size := w.d.Log.Size()
+			w.size.Store(size)
+			w.kept.Store(size)
 		}
 		r.Err = w.err
 	}

@@ -58,7 +58,7 @@ type failure struct {
 func startDurable(t *testing.T, id int, d *Durability[string]) *Shard[string] {
 	t.Helper()
 	if d.EncodeRecord == nil {
-		d.EncodeRecord = func(dst []byte, _ uint64, _ []uint32, _ []Write[string]) ([]byte, error) {
+		d.EncodeRecord = func(dst []byte, _ uint64, _ []uint32, _ []Write[string], _ Cause) ([]byte, error) {
 			return append(dst, 'r'), nil
 		}
 	}

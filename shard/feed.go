@@ -87,7 +87,14 @@ func NewFeed[V any](window, maxRetained int, from uint64, valueSize func(string,
 // feedRecordBytes is a record's fixed size in a chunk.
 const feedRecordBytes = int64(unsafe.Sizeof(FeedRecord[struct{}]{})) + 16
 
-// add appends one record; publish makes it visible to readers.
+// Append adds a record recovered from the log, before the shard runs.
+func (f *Feed[V]) Append(r FeedRecord[V]) { f.add(r) }
+
+// Trim drops what the feed need not keep; the shard calls it after every
+// batch, and its owner after Append.
+func (f *Feed[V]) Trim() { f.trim() }
+
+// add appends one record and publishes it to readers.
 func (f *Feed[V]) add(r FeedRecord[V]) {
 	c := f.tail
 	i := c.n.Load()

@@ -204,3 +204,11 @@ func (r *Request[V]) Reset() {
 		done:         r.done,
 	}
 }
+
+// causeOf says why r's tombstones are written.
+func (r *Request[V]) causeOf() Cause {
+	if r.Evict {
+		return CauseEvict
+	}
+	return r.cause
+}

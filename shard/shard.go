@@ -195,6 +195,15 @@ func (s *Shard[V]) WALSize() int64 {
 	return s.wal.size.Load()
 }
 
+// WALSinceCheckpoint returns the bytes of WAL written since the last
+// checkpoint recycled segments (0 in memory). Safe from any goroutine.
+func (s *Shard[V]) WALSinceCheckpoint() int64 {
+	if s.wal == nil {
+		return 0
+	}
+	return s.wal.size.Load() - s.wal.kept.Load()
+}
+
 // load installs a recovered version (Config.Load).
 func (s *Shard[V]) load(key string, ts uint64, value V, expiry int64) {
 	n := s.list.Append(key)
@@ -503,11 +512,7 @@ func (s *Shard[V]) install(r *Request[V], ts uint64) {
 	for i := range r.Writes {
 		w := &r.Writes[i]
 		if s.feed != nil {
-			cause := r.cause
-			if r.Evict {
-				cause = CauseEvict
-			}
-			s.feed.add(FeedRecord[V]{TS: ts, Key: w.Key, Value: w.Value, Expiry: w.Expiry, Tombstone: w.Tombstone, Cause: cause})
+			s.feed.add(FeedRecord[V]{TS: ts, Key: w.Key, Value: w.Value, Expiry: w.Expiry, Tombstone: w.Tombstone, Cause: r.causeOf()})
 		}
 		n := s.writeNode(r, i)
 		if w.Tombstone {

@@ -15,11 +15,24 @@ import (
 //
 // and each write is
 //
-//	flags uint8 (bit0 tombstone, bit1 has-expiry) | uvarint keyLen | key |
+//	flags uint8 (bit0 tombstone, bit1 has-expiry, bit2 evicted, bit3 expired) |
+//	uvarint keyLen | key |
 //	[uint64 LE expiry, unix nanoseconds, if bit1] | [uint32 LE valueLen | value, unless tombstone]
+//
+// Bits 2 and 3 say why the shard itself deleted a key (the memory limit, a
+// TTL deadline); they are set only with bit0, never both.
 const (
 	flagTombstone = 1 << 0
 	flagExpiry    = 1 << 1
+	flagEvicted   = 1 << 2
+	flagExpired   = 1 << 3
+)
+
+// Why a tombstone was written (Write.Cause).
+const (
+	CauseWrite   uint8 = iota // a user's delete
+	CauseEvicted              // the memory limit (or an explicit eviction)
+	CauseExpired              // a TTL deadline passed
 )
 
 // Write is one key's change in a commit record.
@@ -28,6 +41,7 @@ type Write struct {
 	Value     []byte // nil for a tombstone
 	Tombstone bool
 	Expiry    int64 // unix nanoseconds; 0 = none
+	Cause     uint8 // for a tombstone: CauseWrite, CauseEvicted or CauseExpired
 }
 
 // Payload is a decoded RecordCommit payload.
@@ -46,6 +60,21 @@ func AppendPayloadHeader(dst []byte, ts uint64, participants []uint32, nWrites i
 		dst = binary.AppendUvarint(dst, uint64(p))
 	}
 	return binary.AppendUvarint(dst, uint64(max(nWrites, 0)))
+}
+
+// AppendTombstone appends the delete of key, done for cause (see
+// Write.Cause).
+func AppendTombstone(dst []byte, key string, cause uint8) []byte {
+	flags := byte(flagTombstone)
+	switch cause {
+	case CauseEvicted:
+		flags |= flagEvicted
+	case CauseExpired:
+		flags |= flagExpired
+	}
+	dst = append(dst, flags)
+	dst = binary.AppendUvarint(dst, uint64(len(key)))
+	return append(dst, key...)
 }
 
 // AppendWrite appends one write. For a live value it reserves the 4-byte
@@ -181,11 +210,22 @@ func (d *decoder) write(w *Write) {
 	if d.err != nil {
 		return
 	}
-	if flags[0]&^(flagTombstone|flagExpiry) != 0 {
-		d.fail("unknown write flags %#x", flags[0])
+	f := flags[0]
+	if f&^(flagTombstone|flagExpiry|flagEvicted|flagExpired) != 0 {
+		d.fail("unknown write flags %#x", f)
 		return
 	}
-	w.Tombstone = flags[0]&flagTombstone != 0
+	if cause := f & (flagEvicted | flagExpired); cause != 0 && (f&flagTombstone == 0 || cause == flagEvicted|flagExpired) {
+		d.fail("write flags %#x: a cause without a tombstone, or two causes", f)
+		return
+	}
+	w.Tombstone = f&flagTombstone != 0
+	switch {
+	case f&flagEvicted != 0:
+		w.Cause = CauseEvicted
+	case f&flagExpired != 0:
+		w.Cause = CauseExpired
+	}
 	w.Key = string(d.bytes(d.uvarint("key length"), "key"))
 	if flags[0]&flagExpiry != 0 {
 		b := d.bytes(8, "expiry")

@@ -101,7 +101,10 @@ func TestDecodePayloadRejects(t *testing.T) {
 		{"shard id over uint32", append([]byte{1, 1}, 0xff, 0xff, 0xff, 0xff, 0x7f, 0)},
 		{"write count beyond data", []byte{1, 0, 50, 0, 0}},
 		{"huge write count", append([]byte{1, 0}, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01)},
-		{"unknown flags", []byte{1, 0, 1, 0x04, 0}},
+		{"unknown flags", []byte{1, 0, 1, 0x10, 0}},
+		{"eviction without a tombstone", []byte{1, 0, 1, 0x04, 0, 0, 0, 0, 0}},
+		{"expiry cause without a tombstone", []byte{1, 0, 1, 0x08, 0, 0, 0, 0, 0}},
+		{"two causes", []byte{1, 0, 1, flagTombstone | 0x04 | 0x08, 0}},
 		{"key beyond data", []byte{1, 0, 1, flagTombstone, 5, 'a'}},
 		{"expiry flag with zero expiry", []byte{1, 0, 1, flagTombstone | flagExpiry, 0, 0, 0, 0, 0, 0, 0, 0, 0}},
 		{"short expiry", []byte{1, 0, 1, flagTombstone | flagExpiry, 0, 1, 0}},
@@ -218,4 +221,15 @@ func TestGoldenCheckpoint(t *testing.T) {
 		writeHex(t, "checkpoint.hex", "Checkpoint at ts 7 of shard 1 of 4: a=\"1\", b=\"\" expiring at 123, then the end frame (count 2).\n", got)
 	}
 	require.Equal(t, readHex(t, "checkpoint.hex"), got, "the checkpoint format changed")
+}
+
+// TestTombstoneCauses round-trips the reason a shard deleted a key.
+func TestTombstoneCauses(t *testing.T) {
+	for _, cause := range []uint8{wal.CauseWrite, wal.CauseEvicted, wal.CauseExpired} {
+		b := wal.AppendPayloadHeader(nil, 9, []uint32{0}, 1)
+		b = wal.AppendTombstone(b, "k", cause)
+		p, err := wal.DecodePayload(b)
+		require.NoError(t, err)
+		require.Equal(t, []wal.Write{{Key: "k", Tombstone: true, Cause: cause}}, p.Writes)
+	}
 }
