@@ -566,3 +566,15 @@ func (b *Builder[K, V]) feedConfig() *coordinator.FeedConfig {
 	}
 	return &coordinator.FeedConfig{Window: b.feed.Window, MaxRetained: b.feed.MaxRetained}
 }
+
+// memLen is the length of a string or []byte value, and 0 for other types,
+// whose size only a durable database's codec knows.
+func (r *valueRules[V]) memLen(v V) int {
+	switch r.kind {
+	case 1:
+		return len(*(*string)(unsafe.Pointer(&v)))
+	case 2:
+		return len(*(*[]byte)(unsafe.Pointer(&v)))
+	}
+	return 0
+}
