@@ -10,11 +10,13 @@
 //	fluxbench --systems fluxmap,floor,badger --shards 1,2,4,8,16 --clients 1,2,4,8,16,32 --plot sweep.png
 //	fluxbench --durability full --workloads update --clients 32     # fluxmap, badger, bbolt, raw fdatasync
 //	fluxbench --memory                                               # RSS bytes/key after 1M keys, per system
+//	fluxbench --load --durability full                               # bulk-load keys/s: DB.Load vs badger WriteBatch
 //
 // Run fluxbench -h for every flag, fluxbench --list for systems and workloads.
 package main
 
 import (
+	"cmp"
 	"errors"
 	"flag"
 	"fmt"
@@ -23,6 +25,7 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"runtime/trace"
+	"slices"
 	"strings"
 
 	"github.com/schollz/progressbar/v3"
@@ -69,6 +72,8 @@ func run(cfg cli.Config) error {
 		return report.JSON(os.Stdout, res)
 	case cfg.Memory:
 		return memory(cfg)
+	case cfg.Load:
+		return loadMode(cfg)
 	}
 	stop, err := startProfiles(cfg)
 	if err != nil {
@@ -322,6 +327,42 @@ func cacheMode(cfg cli.Config) error {
 		return err
 	}
 	report.CacheRatios(os.Stdout, results)
+	if cfg.JSON != "" {
+		return writeTo(cfg.JSON, func(w io.Writer) error { return report.JSON(w, results) })
+	}
+	return nil
+}
+
+// loadMode bulk-loads a fresh instance of each system, --repeat times
+// interleaved, and reports each system's median rate.
+func loadMode(cfg cli.Config) error {
+	fmt.Printf("# fluxbench --load: %d keys of %d bytes in key order, %d-byte values, durability %s, shards %d, %d run(s) per system (median), GOMAXPROCS %d\n",
+		cfg.LoadKeys, len(workload.KeyName(0)), cfg.ValueSize, cfg.Durability, cfg.Shards[0], cfg.Repeat, runtime.GOMAXPROCS(0))
+	runs := make(map[string][]runner.LoadResult)
+	for range cfg.Repeat {
+		for _, name := range cfg.Systems {
+			sys, err := stores.Lookup(name)
+			if err != nil {
+				return err
+			}
+			res, err := runner.MeasureLoad(runner.LoadParams{System: sys, Durability: cfg.Durability, Shards: cfg.Shards[0],
+				Keys: cfg.LoadKeys, ValueSize: cfg.ValueSize, Dir: cfg.Dir})
+			if err != nil {
+				return err
+			}
+			runs[name] = append(runs[name], res)
+		}
+	}
+	var results []runner.LoadResult
+	for _, name := range cfg.Systems {
+		rs := runs[name]
+		slices.SortFunc(rs, func(a, b runner.LoadResult) int { return cmp.Compare(a.KeysPerSec, b.KeysPerSec) })
+		results = append(results, rs[len(rs)/2])
+	}
+	if err := report.LoadTable(os.Stdout, results); err != nil {
+		return err
+	}
+	report.LoadRatios(os.Stdout, results)
 	if cfg.JSON != "" {
 		return writeTo(cfg.JSON, func(w io.Writer) error { return report.JSON(w, results) })
 	}

@@ -25,6 +25,9 @@ var (
 	DefaultMemSystems     = []string{"fluxmap", "floor", "badger", "buntdb", "gomemdb", "xsync"}
 	DefaultDurableSystems = []string{"fluxmap", "badger", "bbolt", "rawsync"}
 	DefaultMemorySystems  = []string{"fluxmap", "floor", "badger", "buntdb", "gomemdb", "xsync"}
+	// The bulk-load comparison's: FluxMap's DB.Load against badger's
+	// WriteBatch.
+	DefaultLoadSystems = []string{"fluxmap", "badger"}
 )
 
 // Config is a parsed command line.
@@ -74,6 +77,11 @@ type Config struct {
 	CacheBudget int64
 	CacheValues []int
 	CacheRatio  int
+	// Load mode: bulk-load LoadKeys keys into a fresh instance of each
+	// system through its Load (FluxMap's DB.Load, badger's WriteBatch) and
+	// report keys per second, at --durability.
+	Load     bool
+	LoadKeys int
 }
 
 // Parse parses args (without the program name). Usage and errors go to
@@ -112,6 +120,8 @@ func Parse(args []string, stderr io.Writer) (Config, error) {
 	fs.Int64Var(&c.CacheBudget, "cache-budget", 16<<20, "cache mode: the byte budget of every cache")
 	cacheValues := fs.String("cache-values", "100,1024", "cache mode: value sizes in bytes, comma-separated (one run each)")
 	fs.IntVar(&c.CacheRatio, "cache-ratio", 5, "cache mode: the key space is this many times what the budget holds of keys and values alone")
+	fs.BoolVar(&c.Load, "load", false, "load mode: keys/s bulk-loading --load-keys keys into each system at --durability (default systems: "+strings.Join(DefaultLoadSystems, ",")+")")
+	fs.IntVar(&c.LoadKeys, "load-keys", 1_000_000, "keys loaded in load mode (16-byte keys, in key order)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -129,6 +139,8 @@ func Parse(args []string, stderr io.Writer) (Config, error) {
 		switch {
 		case c.Memory:
 			*systems = strings.Join(DefaultMemorySystems, ",")
+		case c.Load:
+			*systems = strings.Join(DefaultLoadSystems, ",")
 		case c.Durability == stores.Mem:
 			*systems = strings.Join(DefaultMemSystems, ",")
 		default:
@@ -182,6 +194,9 @@ func (c *Config) validate() error {
 	}
 	if c.Repeat < 1 {
 		errs = append(errs, fmt.Errorf("--repeat %d: want at least 1", c.Repeat))
+	}
+	if c.LoadKeys < 1 {
+		errs = append(errs, fmt.Errorf("--load-keys %d: want at least 1", c.LoadKeys))
 	}
 	if c.MemoryKeys < 1 {
 		errs = append(errs, fmt.Errorf("--memory-keys %d: want at least 1", c.MemoryKeys))

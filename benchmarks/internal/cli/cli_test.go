@@ -134,3 +134,16 @@ func TestCacheMode(t *testing.T) {
 		}
 	}
 }
+
+func TestLoadMode(t *testing.T) {
+	c, err := Parse([]string{"--load", "--durability", "full"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Load || !slices.Equal(c.Systems, DefaultLoadSystems) || c.LoadKeys != 1_000_000 || c.Durability != stores.Full {
+		t.Errorf("load %v, systems %v, keys %d, durability %v", c.Load, c.Systems, c.LoadKeys, c.Durability)
+	}
+	if _, err := Parse([]string{"--load", "--load-keys", "0"}, io.Discard); err == nil {
+		t.Error("--load-keys 0 accepted")
+	}
+}

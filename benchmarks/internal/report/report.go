@@ -203,3 +203,37 @@ func MemRatios(w io.Writer, ms []runner.MemResult) {
 	}
 	fmt.Fprintln(w)
 }
+
+// LoadTable writes the bulk-load results, one row per system.
+func LoadTable(w io.Writer, ls []runner.LoadResult) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "system\tdurability\tkeys\tvalue B\tseconds\tkeys/s\tnote")
+	for _, l := range ls {
+		if l.NA != "" {
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t\tn/a\t%s\n", l.System, l.Durability, l.Keys, l.ValueSize, l.NA)
+			continue
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%.3f\t%s\t\n", l.System, l.Durability, l.Keys, l.ValueSize, l.Seconds, latency.FormatRate(l.KeysPerSec))
+	}
+	return tw.Flush()
+}
+
+// LoadRatios writes FluxMap's load rate over each peer's.
+func LoadRatios(w io.Writer, ls []runner.LoadResult) {
+	var subject *runner.LoadResult
+	for i := range ls {
+		if ls[i].System == Subject && ls[i].NA == "" {
+			subject = &ls[i]
+		}
+	}
+	if subject == nil {
+		return
+	}
+	fmt.Fprintf(w, "\n%s keys/s / peer keys/s:", Subject)
+	for _, l := range ls {
+		if l.System != Subject && l.NA == "" && l.KeysPerSec > 0 {
+			fmt.Fprintf(w, " %.2fx %s", subject.KeysPerSec/l.KeysPerSec, l.System)
+		}
+	}
+	fmt.Fprintln(w)
+}

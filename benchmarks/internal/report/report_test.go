@@ -141,3 +141,21 @@ func TestMemTable(t *testing.T) {
 		}
 	}
 }
+
+func TestLoadTable(t *testing.T) {
+	ls := []runner.LoadResult{
+		{System: "fluxmap", Durability: "full", Keys: 1000, ValueSize: 100, Seconds: 0.001, KeysPerSec: 1_000_000},
+		{System: "badger", Durability: "full", Keys: 1000, ValueSize: 100, Seconds: 0.004, KeysPerSec: 250_000},
+		{System: "gomemdb", Durability: "full", Keys: 1000, NA: "no full mode"},
+	}
+	var b bytes.Buffer
+	if err := LoadTable(&b, ls); err != nil {
+		t.Fatal(err)
+	}
+	LoadRatios(&b, ls)
+	for _, want := range []string{"n/a", "4.00x badger"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("load report lacks %q:\n%s", want, b.String())
+		}
+	}
+}

@@ -129,3 +129,28 @@ func TestMedian(t *testing.T) {
 		t.Errorf("Median of one = %+v", m)
 	}
 }
+
+func TestMeasureLoad(t *testing.T) {
+	for _, name := range []string{"fluxmap", "badger"} {
+		for _, d := range []stores.Durability{stores.Mem, stores.Full} {
+			sys, err := stores.Lookup(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := MeasureLoad(LoadParams{System: sys, Durability: d, Shards: 2, Keys: 3000, ValueSize: 16, Dir: t.TempDir()})
+			if err != nil {
+				t.Fatalf("%s/%v: %v", name, d, err)
+			}
+			if res.NA != "" || res.Keys != 3000 || res.Seconds <= 0 || res.KeysPerSec <= 0 {
+				t.Errorf("%s/%v: %+v", name, d, res)
+			}
+		}
+	}
+	bolt, err := stores.Lookup("bbolt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err := MeasureLoad(LoadParams{System: bolt, Durability: stores.Mem, Keys: 10}); err != nil || res.NA == "" {
+		t.Errorf("bbolt in memory: %+v, %v", res, err)
+	}
+}

@@ -64,17 +64,18 @@ func openFluxMap(cfg Config) (Store, error) {
 	return &fluxStore{cfg: cfg, ctx: context.Background(), kv: kv}, nil
 }
 
+// Load goes through DB.Load, FluxMap's bulk loader, as badger's goes
+// through its WriteBatch.
 func (s *fluxStore) Load(n int, key func(int) string, val []byte) error {
-	return inBatches(n, func(lo, hi int) error {
-		return s.kv.Transaction(s.ctx, func(tx *fluxmap.Tx[string, []byte]) error {
-			for i := lo; i < hi; i++ {
-				if err := tx.Insert(key(i), val); err != nil {
-					return err
-				}
+	seq := func(yield func(string, []byte) bool) {
+		for i := range n {
+			if !yield(key(i), val) {
+				return
 			}
-			return nil
-		})
-	})
+		}
+	}
+	_, err := s.kv.Load(s.ctx, seq, fluxmap.LoadOptions{})
+	return err
 }
 
 func (s *fluxStore) LoadAccounts(n int, key func(int) string, balance int64) error {
