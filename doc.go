@@ -31,6 +31,8 @@
 // or a panic, and retries the function on ErrConflict. View runs a read-only
 // transaction. Begin, Commit and Rollback give manual control. Tx.GetMany
 // reads several keys in one call.
+// DB.Load fills a database from an iter.Seq2 in batched transactions,
+// far faster than one Insert per key.
 //
 // # Model
 //

@@ -17,10 +17,7 @@ func main() {
 	}
 }
 
-const (
-	items = 100_000
-	batch = 10_000 // writes per loading transaction
-)
+const numItems = 100_000
 
 func itemKey(i int) string { return fmt.Sprintf("item:%06d", i) }
 
@@ -33,25 +30,23 @@ func run(w io.Writer) (err error) {
 	}
 	defer func() { err = errors.Join(err, db.Close()) }()
 
-	// Load in a few large transactions rather than 100,000 autocommits.
-	for lo := 0; lo < items; lo += batch {
-		err := db.Transaction(ctx, func(tx *fluxmap.Tx[string, int64]) error {
-			for i := lo; i < min(lo+batch, items); i++ {
-				if err := tx.Insert(itemKey(i), int64(i)); err != nil {
-					return err
-				}
+	// Load commits the items in a few large transactions rather than
+	// 100,000 autocommits.
+	items := func(yield func(string, int64) bool) {
+		for i := range numItems {
+			if !yield(itemKey(i), int64(i)) {
+				return
 			}
-			return nil
-		})
-		if err != nil {
-			return fmt.Errorf("load: %w", err)
 		}
+	}
+	if _, err := db.Load(ctx, items, fluxmap.LoadOptions{}); err != nil {
+		return fmt.Errorf("load: %w", err)
 	}
 	// A key just past the prefix, which the scans below must not reach.
 	if err := db.Insert(ctx, "other:total", -1); err != nil {
 		return fmt.Errorf("insert: %w", err)
 	}
-	fmt.Fprintf(w, "loaded %d items\n", items)
+	fmt.Fprintf(w, "loaded %d items\n", numItems)
 
 	// Count and sum everything under the prefix. Check Err after the loop:
 	// a scan that fails (say, its context ends) just stops yielding.
