@@ -129,6 +129,24 @@ func (s *Scanner[V]) Next() (key string, val V, ok bool) {
 	return key, val, true
 }
 
+// NextWithExpiry is Next that also returns the entry's TTL deadline (Unix
+// nanoseconds, 0 for none), for a reader that copies entries elsewhere (a
+// backup) and must keep their deadlines. It peeks at the cursor Next is
+// about to take, so Next itself, the scans' per-entry step, stays as it is.
+func (s *Scanner[V]) NextWithExpiry() (key string, val V, expiry int64, ok bool) {
+	if !s.started {
+		s.start()
+	}
+	if len(s.heap) > 0 {
+		expiry = s.heap[0].Expiry()
+	}
+	key, val, ok = s.Next()
+	if !ok {
+		expiry = 0
+	}
+	return key, val, expiry, ok
+}
+
 // Err returns the error that ended the scan early, if any.
 func (s *Scanner[V]) Err() error { return s.err }
 
