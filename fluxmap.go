@@ -25,6 +25,7 @@ type DB[K, V any] struct {
 	coord        *coordinator.Coordinator[V]
 	keys         keyEncoder[K]
 	values       valueRules[V]
+	valueCodec   ValueCodec[V] // Builder's, else V's built-in, else nil; in memory only backups use it
 	maxTxnWrites int
 	isolation    IsolationLevel
 	maxMemory    int64

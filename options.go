@@ -423,6 +423,7 @@ func (b *Builder[K, V]) Build(ctx context.Context) (*DB[K, V], error) {
 		policy:       b.policy,
 		keys:         newKeyEncoder(kc, b.keyCodec == nil, b.maxKeySize),
 		values:       newValueRules[V](b.maxValueSize, b.durability != inMemory, vc),
+		valueCodec:   vc,
 		maxTxnWrites: b.maxTxnWrites,
 		isolation:    b.isolation,
 		equal:        b.valueEqual,

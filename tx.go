@@ -220,11 +220,29 @@ func (tx *Tx[K, V]) put(key K, val V, expiry int64) error {
 	if err != nil {
 		return err
 	}
+	return tx.putAdmitted(k, val, encLen, expiry)
+}
+
+// putAdmitted buffers the encoded key k = val, a value admit already
+// accepted with the length of its WAL encoding encLen.
+func (tx *Tx[K, V]) putAdmitted(k string, val V, encLen int, expiry int64) error {
 	if err := tx.roomFor(k); err != nil {
 		return err
 	}
 	tx.t.PutWrite(shard.Write[V]{Key: k, Value: val, Expiry: expiry})
 	tx.logBytes += int64(walWriteOverhead + len(k) + encLen)
+	return nil
+}
+
+// deleteEncoded buffers a delete of the encoded key k without reading it:
+// nothing is recorded for validation.
+func (tx *Tx[K, V]) deleteEncoded(k string) error {
+	if err := tx.roomFor(k); err != nil {
+		return err
+	}
+	var zero V
+	tx.t.Put(k, zero, true)
+	tx.logBytes += int64(walWriteOverhead + len(k))
 	return nil
 }
 
