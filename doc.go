@@ -32,7 +32,16 @@
 // transaction. Begin, Commit and Rollback give manual control. Tx.GetMany
 // reads several keys in one call.
 // DB.Load fills a database from an iter.Seq2 in batched transactions,
-// far faster than one Insert per key.
+// far faster than one Insert per key. DB.Backup and DB.Restore copy a
+// database, or part of it, at one snapshot through an io.Writer and back.
+//
+// # Change feed
+//
+// With Builder.ChangeFeed, DB.Changes yields every committed transaction,
+// in commit-timestamp order, one ChangeSet per transaction, from any commit
+// timestamp the database still keeps: from Tx.Snapshot of a View, a
+// consumer follows on exactly where its copy of the snapshot ends. DB.Watch
+// closes a channel when keys under a prefix change.
 //
 // # Model
 //

@@ -1,6 +1,7 @@
 package benchmarks
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"sync"
@@ -64,8 +65,14 @@ func newRand() *rand.Rand {
 // is measured.
 func newDB[V any](b *testing.B, load func(i int) V) *fluxmap.DB[string, V] {
 	b.Helper()
+	return newDBWith(b, fluxmap.New[string, V](), load)
+}
+
+// newDBWith is newDB on a database built by bld.
+func newDBWith[V any](b *testing.B, bld *fluxmap.Builder[string, V], load func(i int) V) *fluxmap.DB[string, V] {
+	b.Helper()
 	ctx := b.Context()
-	db, err := fluxmap.New[string, V]().Build(ctx)
+	db, err := bld.Build(ctx)
 	if err != nil {
 		b.Fatalf("Build: %v", err)
 	}
@@ -135,6 +142,66 @@ func BenchmarkGetSerial(b *testing.B) {
 func BenchmarkInsert(b *testing.B) {
 	db := newDB(b, loadValue)
 	ctx, ks := b.Context(), keys()
+	b.RunParallel(func(pb *testing.PB) {
+		rng := newRand()
+		for pb.Next() {
+			k := ks[rng.IntN(len(ks))]
+			if err := db.Insert(ctx, k, value); err != nil {
+				b.Errorf("Insert(%q): %v", k, err)
+				return
+			}
+		}
+	})
+}
+
+// BenchmarkInsertFeed is BenchmarkInsert on a database that keeps a change
+// feed (the default window), with no feed open: what keeping it costs the
+// write path.
+func BenchmarkInsertFeed(b *testing.B) {
+	db := newDBWith(b, fluxmap.New[string, []byte]().ChangeFeed(fluxmap.ChangeFeedOptions{}), loadValue)
+	ctx, ks := b.Context(), keys()
+	b.RunParallel(func(pb *testing.PB) {
+		rng := newRand()
+		for pb.Next() {
+			k := ks[rng.IntN(len(ks))]
+			if err := db.Insert(ctx, k, value); err != nil {
+				b.Errorf("Insert(%q): %v", k, err)
+				return
+			}
+		}
+	})
+}
+
+// BenchmarkInsertFeedFollowed is BenchmarkInsertFeed with one feed
+// following every commit on its own goroutine.
+func BenchmarkInsertFeedFollowed(b *testing.B) {
+	db := newDBWith(b, fluxmap.New[string, []byte]().ChangeFeed(fluxmap.ChangeFeedOptions{}), loadValue)
+	ctx, ks := b.Context(), keys()
+	st, err := db.Stats()
+	if err != nil {
+		b.Fatal(err)
+	}
+	feed, err := db.Changes(fluxmap.FeedOptions[string]{Since: st.Visible})
+	if err != nil {
+		b.Fatal(err)
+	}
+	fctx, stop := context.WithCancel(ctx)
+	followed := make(chan int)
+	go func() {
+		n := 0
+		for _, err := range feed.All(fctx) {
+			if err != nil {
+				break
+			}
+			n++
+		}
+		followed <- n
+	}()
+	b.Cleanup(func() {
+		stop()
+		<-followed
+		feed.Close()
+	})
 	b.RunParallel(func(pb *testing.PB) {
 		rng := newRand()
 		for pb.Next() {
