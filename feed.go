@@ -6,6 +6,7 @@ import (
 	"errors"
 	"iter"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -80,7 +81,7 @@ func (o Op) String() string {
 	case OpExpire:
 		return "expire"
 	}
-	return "op(" + string(rune('0'+o)) + ")"
+	return "op(" + strconv.Itoa(int(o)) + ")"
 }
 
 // IsDelete reports whether the op removed its key.

@@ -47,7 +47,7 @@ func follow(t *testing.T, feed *fluxmap.Feed[string, string], state map[string]s
 // stops partway, closes and reopens the database, and resumes from the
 // last timestamp consumed: the replayed state is the final state.
 func TestFeedResumesAcrossRestart(t *testing.T) {
-	for _, shards := range []int{1, 4} {
+	for _, shards := range []int{1, 4, 16} {
 		t.Run("shards="+strconv.Itoa(shards), func(t *testing.T) {
 			ctx := context.Background()
 			dir := t.TempDir()
