@@ -64,3 +64,13 @@ func qualifiedName(t reflect.Type) string {
 	}
 	return t.String()
 }
+
+// DefaultKeyCodec returns the built-in key codec for K, the one a Builder
+// uses when no KeyCodec is set, or nil if K has none. Other backends
+// (fluxetcd) encode keys with it so that ranges and prefixes select the
+// same keys, in the same order, as in the embedded engine.
+func DefaultKeyCodec[K any]() KeyCodec[K] { return builtinKeyCodec[K]() }
+
+// DefaultValueCodec returns the built-in value codec for V, the one a
+// durable Builder uses when no ValueCodec is set, or nil if V has none.
+func DefaultValueCodec[V any]() ValueCodec[V] { return builtinValueCodec[V]() }

@@ -8,6 +8,7 @@ import (
 	"os"
 
 	"github.com/fluxmap/fluxmap"
+	"github.com/fluxmap/fluxmap/examples/transfer/bank"
 )
 
 func main() {
@@ -17,52 +18,26 @@ func main() {
 	}
 }
 
-// errInsufficientFunds is the application's own error: returned from the
-// transaction's function, it rolls the transaction back and comes out of
-// db.Transaction unchanged, so errors.Is finds it.
-var errInsufficientFunds = errors.New("insufficient funds")
+type store = fluxmap.DB[string, int64]
 
-type bank = fluxmap.DB[string, int64]
-
-// transfer moves amount from one account to another, or nothing at all.
-func transfer(ctx context.Context, db *bank, from, to string, amount int64) error {
-	return db.Transaction(ctx, func(tx *fluxmap.Tx[string, int64]) error {
-		src, _, err := tx.Get(from)
-		if err != nil {
-			return err
-		}
-		dst, _, err := tx.Get(to)
-		if err != nil {
-			return err
-		}
-		// Write first, check after: the writes are only buffered in tx, so
-		// returning an error below discards them.
-		if err := tx.Insert(from, src-amount); err != nil {
-			return err
-		}
-		if err := tx.Insert(to, dst+amount); err != nil {
-			return err
-		}
-		if src < amount {
-			return fmt.Errorf("%w: %s has %d, needs %d", errInsufficientFunds, from, src, amount)
-		}
-		return nil
+// transfer runs bank.Transfer in a transaction of its own: it moves amount
+// from one account to another, or nothing at all. fluxetcd's transfer
+// example runs the same bank.Transfer against an etcd cluster.
+func transfer(ctx context.Context, d *store, from, to string, amount int64) error {
+	return d.Transaction(ctx, func(tx *fluxmap.Tx[string, int64]) error {
+		return bank.Transfer(tx, from, to, amount)
 	})
 }
 
 // printBalances reads both accounts from one snapshot with a read-only
 // transaction, so the total is never caught halfway through a transfer.
-func printBalances(ctx context.Context, w io.Writer, db *bank, label string) error {
-	return db.View(ctx, func(tx *fluxmap.Tx[string, int64]) error {
-		alice, _, err := tx.Get("alice")
+func printBalances(ctx context.Context, w io.Writer, d *store, label string) error {
+	return d.View(ctx, func(tx *fluxmap.Tx[string, int64]) error {
+		b, err := bank.Balances(tx, "alice", "bob")
 		if err != nil {
 			return err
 		}
-		bob, _, err := tx.Get("bob")
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(w, "%s: alice=%d bob=%d total=%d\n", label, alice, bob, alice+bob)
+		fmt.Fprintf(w, "%s: alice=%d bob=%d total=%d\n", label, b[0], b[1], b[0]+b[1])
 		return nil
 	})
 }
@@ -97,7 +72,7 @@ func run(w io.Writer) (err error) {
 		switch {
 		case err == nil:
 			fmt.Fprintln(w, "committed")
-		case errors.Is(err, errInsufficientFunds):
+		case errors.Is(err, bank.ErrInsufficientFunds):
 			fmt.Fprintf(w, "rolled back (%v)\n", err)
 		default:
 			return fmt.Errorf("transfer: %w", err)
