@@ -160,3 +160,16 @@ func ctxFor(t testing.TB, d time.Duration) context.Context {
 	t.Cleanup(cancel)
 	return ctx
 }
+
+// leader returns the index of the member that leads the cluster, waiting
+// for an election if there is none.
+func (c *testCluster) leader() int {
+	for {
+		for i, m := range c.members {
+			if m != nil && m.Server.Leader() == m.Server.MemberID() {
+				return i
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
