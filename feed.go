@@ -310,8 +310,9 @@ func (f *Feed[K, V]) read() {
 	from := f.pos.Load()
 	to := min(f.db.coord.Oracle().Visible(), from+maxFeedSpan)
 	f.buf = f.buf[:0]
+	sfs := f.db.coord.Feeds()
 	for i := range f.curs {
-		ok := f.curs[i].Scan(func(r *shard.FeedRecord[V]) bool {
+		scan := func(r *shard.FeedRecord[V]) bool {
 			switch {
 			case r.TS <= from:
 				return true
@@ -322,7 +323,22 @@ func (f *Feed[K, V]) read() {
 				f.buf = append(f.buf, *r)
 			}
 			return true
-		})
+		}
+		ok := f.curs[i].Scan(scan)
+		for !ok {
+			// The shard dropped the chunk the cursor stood in (perhaps at
+			// its end, all of it read), so the cursor cannot move on. Every
+			// record at or below from is consumed: if the shard dropped
+			// none above it, a new cursor loses nothing. (Had this scan
+			// taken a record from a dropped chunk, one above from would be
+			// dropped, and Cursor refuses.)
+			cur, kept := sfs[i].Cursor(from)
+			if !kept {
+				break
+			}
+			f.curs[i] = cur
+			ok = f.curs[i].Scan(scan)
+		}
 		if !ok {
 			f.err = errorf("feed: after commit %d: %w: the feed fell more than the retained changes behind",
 				from, ErrFeedTruncated)

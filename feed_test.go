@@ -478,3 +478,34 @@ func TestFeedErrors(t *testing.T) {
 	_, err = db.Changes(fluxmap.FeedOptions[string]{})
 	require.ErrorIs(t, err, fluxmap.ErrClosed)
 }
+
+// TestFeedCaughtUpAtChunkEnd: a feed that read everything up to the end of
+// a full chunk of a shard's log (256 writes) and then falls a window behind
+// lost nothing it needs (the shard may drop that chunk, all read), so it
+// must go on, not fail with ErrFeedTruncated.
+func TestFeedCaughtUpAtChunkEnd(t *testing.T) {
+	ctx := context.Background()
+	db := build(t, fluxmap.New[string, string]().Shards(1).
+		ChangeFeed(fluxmap.ChangeFeedOptions{Window: 256, MaxRetained: 1 << 16}))
+	feed, err := db.Changes(fluxmap.FeedOptions[string]{})
+	require.NoError(t, err)
+	defer feed.Close()
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	for i := range 256 {
+		require.NoError(t, db.Insert(ctx, "k"+strconv.Itoa(i), "v"))
+	}
+	for i := range 256 {
+		cs, err := feed.Next(cctx)
+		require.NoError(t, err)
+		require.Equal(t, "k"+strconv.Itoa(i), cs.Changes[0].Key)
+	}
+	for i := range 600 {
+		require.NoError(t, db.Insert(ctx, "m"+strconv.Itoa(i), "v"))
+	}
+	for i := range 600 {
+		cs, err := feed.Next(cctx)
+		require.NoError(t, err, "change %d after the first chunk", i)
+		require.Equal(t, "m"+strconv.Itoa(i), cs.Changes[0].Key)
+	}
+}

@@ -189,7 +189,9 @@ func (f *Feed[V]) Cursor(after uint64) (cur FeedCursor[V], ok bool) {
 // Scan calls fn for each published record from the cursor on, and moves
 // the cursor past the longest run of records for which fn returned true
 // (consumed); records after a false stay for the next Scan. It returns
-// false if the feed dropped records the cursor had not reached.
+// false if the feed dropped the chunk the cursor stood in before the scan
+// could move past it (records may be lost, or the cursor may merely be
+// stranded at the end of that chunk): the caller decides with Cursor.
 func (cur *FeedCursor[V]) Scan(fn func(r *FeedRecord[V]) (consumed bool)) bool {
 	c, i := cur.c, cur.i
 	moving := true
