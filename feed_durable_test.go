@@ -185,3 +185,41 @@ func TestFeedHistoryStartsWhereTheLogDoes(t *testing.T) {
 		require.Equal(t, "v", state["late"+strconv.Itoa(i)], "the commits after the checkpoint come from the log")
 	}
 }
+
+// TestFeedHistoryAfterNewGeneration: reopening with another shard count
+// moves the data into a new generation, whose checkpoint holds the commits
+// so far and whose logs start empty. After another restart the feed must
+// not claim those commits (a feed from before them would silently miss
+// them): it refuses them with ErrFeedTruncated, and serves what came after.
+func TestFeedHistoryAfterNewGeneration(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	db := feedDurable(t, dir, 2, fluxmap.ChangeFeedOptions{})
+	for i := range 10 {
+		require.NoError(t, db.Insert(ctx, "old"+strconv.Itoa(i), "v"))
+	}
+	require.NoError(t, db.Close())
+	db = feedDurable(t, dir, 4, fluxmap.ChangeFeedOptions{}) // a new generation
+	require.NoError(t, db.Insert(ctx, "new", "v"))
+	require.NoError(t, db.Close())
+
+	db = feedDurable(t, dir, 4, fluxmap.ChangeFeedOptions{})
+	defer db.Close()
+	feed, err := db.Changes(fluxmap.FeedOptions[string]{})
+	if err == nil {
+		defer feed.Close()
+		state := map[string]string{}
+		follow(t, feed, state, "new")
+		require.Len(t, state, 11, "a feed from the first commit yields every commit or fails")
+	}
+	require.ErrorIs(t, err, fluxmap.ErrFeedTruncated)
+	st, err := db.Stats()
+	require.NoError(t, err)
+	require.Equal(t, uint64(10), st.Feed.Oldest)
+	feed, err = db.Changes(fluxmap.FeedOptions[string]{Since: st.Feed.Oldest})
+	require.NoError(t, err)
+	defer feed.Close()
+	state := map[string]string{}
+	follow(t, feed, state, "new")
+	require.Equal(t, map[string]string{"new": "v"}, state)
+}

@@ -300,7 +300,9 @@ func buildGeneration[V any](d *DurableConfig[V], gen, start uint64, loads [][]ke
 		if err := cw.Commit(); err != nil {
 			return errors.Join(err, cw.Abort()) // closes the file a failed step left open
 		}
-		logs[i], err = wal.Create(wal.Options{FS: fs, Dir: sdir, SegmentSize: d.SegmentSize, PoolSize: d.PoolSize})
+		// The log holds none of the commits up to start: its Base says so,
+		// so that the change feed's history (logHistory) does not claim them.
+		logs[i], err = wal.Create(wal.Options{FS: fs, Dir: sdir, SegmentSize: d.SegmentSize, PoolSize: d.PoolSize, Base: start})
 		return err
 	})
 	if err == nil {

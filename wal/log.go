@@ -23,6 +23,11 @@ type Options struct {
 	// PoolSize is how many recycled segment files are kept for reuse;
 	// default 4 when 0.
 	PoolSize int
+	// Base is used by Create only: the largest commit timestamp of the
+	// commits the new log follows but does not hold (those of a checkpoint
+	// written with it). Its first segment records it, so Replayed.Base
+	// reports them as not in the log.
+	Base uint64
 }
 
 const (

@@ -46,6 +46,7 @@ func Create(opts Options) (*Log, error) {
 		return nil, err
 	}
 	l := newLog(opts)
+	l.maxTS = opts.Base
 	names, err := l.fs.List(l.dir)
 	if errors.Is(err, iofs.ErrNotExist) {
 		if err := l.fs.MkdirAll(l.dir); err != nil {
