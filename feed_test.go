@@ -509,3 +509,37 @@ func TestFeedCaughtUpAtChunkEnd(t *testing.T) {
 		require.Equal(t, "m"+strconv.Itoa(i), cs.Changes[0].Key)
 	}
 }
+
+// TestFeedKeepingUpNeverTruncates: a feed that keeps up with writers
+// (pausing now and then) while the shards drop chunks past a small window
+// never fails with ErrFeedTruncated: it always holds back what it needs.
+func TestFeedKeepingUpNeverTruncates(t *testing.T) {
+	ctx := context.Background()
+	db := build(t, fluxmap.New[string, string]().Shards(2).
+		ChangeFeed(fluxmap.ChangeFeedOptions{Window: 512, MaxRetained: 1 << 20}))
+	feed, err := db.Changes(fluxmap.FeedOptions[string]{})
+	require.NoError(t, err)
+	defer feed.Close()
+	const writers, each = 2, 10000
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for g := range writers {
+		wg.Go(func() {
+			for i := range each {
+				if !assertNoErr(t, db.Insert(ctx, fmt.Sprintf("k%d-%d", g, i%50), "v")) {
+					return
+				}
+			}
+		})
+	}
+	cctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	for n := 0; n < writers*each; {
+		cs, err := feed.Next(cctx)
+		require.NoError(t, err, "after %d changes", n)
+		n += len(cs.Changes)
+		if n%1000 == 0 {
+			time.Sleep(time.Millisecond)
+		}
+	}
+}
