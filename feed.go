@@ -138,6 +138,7 @@ type Feed[K, V any] struct {
 	ready    []ChangeSet[K, V]
 	err      error
 	closed   atomic.Bool
+	done     chan struct{} // closed by Close, to end a Next waiting on another goroutine
 }
 
 // feedRegistry tracks open feeds, so the shards keep what the slowest
@@ -181,7 +182,7 @@ func (db *DB[K, V]) Changes(opts FeedOptions[K]) (*Feed[K, V], error) {
 	if v := db.coord.Oracle().Visible(); opts.Since > v {
 		return nil, errorf("changes: %w: since %d is past the newest commit %d", ErrInvalidArgument, opts.Since, v)
 	}
-	f := &Feed[K, V]{db: db, curs: make([]shard.FeedCursor[V], len(sfs))}
+	f := &Feed[K, V]{db: db, curs: make([]shard.FeedCursor[V], len(sfs)), done: make(chan struct{})}
 	for _, p := range opts.Prefixes {
 		k, err := db.keys.encode(p)
 		if err != nil {
@@ -235,26 +236,31 @@ func (f *Feed[K, V]) Position() uint64 {
 	return f.pos.Load()
 }
 
-// Close releases the feed. It is safe to call more than once.
+// Close releases the feed. It is safe to call more than once, and from
+// another goroutine than the one calling Next: a Next waiting for a commit
+// then returns ErrClosed.
 func (f *Feed[K, V]) Close() error {
 	if f.closed.CompareAndSwap(false, true) {
+		close(f.done)
 		r := &f.db.feedReg
 		r.mu.Lock()
 		delete(r.feeds, f)
 		r.mu.Unlock()
 		f.db.repin()
-		f.ready, f.buf = nil, nil
 	}
 	return nil
 }
 
 // Next returns the next ChangeSet, waiting for one to be committed. It
 // returns ctx's error when ctx ends first, ErrClosed once the feed or the
-// database is closed, and ErrFeedTruncated (for good) if the feed fell
-// behind what the database keeps.
+// database is closed, ErrFeedTruncated (for good) if the feed fell behind
+// what the database keeps, and the error wrapping ErrPoisoned once a
+// durable database stopped committing after an I/O failure and the feed
+// has returned every commit made before it.
 func (f *Feed[K, V]) Next(ctx context.Context) (ChangeSet[K, V], error) {
 	for {
 		if f.closed.Load() {
+			f.ready, f.buf = nil, nil
 			return ChangeSet[K, V]{}, errorf("feed: %w", ErrClosed)
 		}
 		if len(f.ready) > 0 {
@@ -277,14 +283,18 @@ func (f *Feed[K, V]) Next(ctx context.Context) (ChangeSet[K, V], error) {
 			f.read()
 			continue
 		}
+		if err := f.db.coord.Poisoned(); err != nil {
+			return ChangeSet[K, V]{}, errorf("feed: %w", err)
+		}
 		ch, done := sig.Wait()
-		if f.db.coord.Oracle().Visible() > f.pos.Load() || f.db.closed.Load() {
+		if f.db.coord.Oracle().Visible() > f.pos.Load() || f.db.closed.Load() || f.db.coord.Poisoned() != nil {
 			done()
 			continue
 		}
 		select {
 		case <-ch:
 		case <-ctx.Done():
+		case <-f.done:
 		}
 		done()
 	}
@@ -359,6 +369,7 @@ func (f *Feed[K, V]) read() {
 				// The codec cannot read back a key it encoded: the feed
 				// yields what came before and then stops here, for good.
 				f.err = errorf("feed: decoding a key of commit %d: %w", r.TS, err)
+				f.pos.Store(r.TS - 1) // what came before is in ready
 				clear(f.buf)
 				return
 			}

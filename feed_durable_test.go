@@ -10,6 +10,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/fluxmap/fluxmap"
+	"github.com/fluxmap/fluxmap/internal/txhook"
+	"github.com/fluxmap/fluxmap/internal/vfs"
 )
 
 // feedDurable builds a durable database with a change feed in dir, with
@@ -222,4 +224,34 @@ func TestFeedHistoryAfterNewGeneration(t *testing.T) {
 	state := map[string]string{}
 	follow(t, feed, state, "new")
 	require.Equal(t, map[string]string{"new": "v"}, state)
+}
+
+// TestFeedPoisoned: a feed waiting on a durable database that an fsync
+// failure poisoned returns the poisoning error after the commits made
+// before it, not a wait without end.
+func TestFeedPoisoned(t *testing.T) {
+	ctx := context.Background()
+	mem := vfs.New()
+	b := fluxmap.New[string, string]().Shards(2).
+		DurabilityFull(fluxmap.PersistenceOptions{Dir: "db"}).ChangeFeed(fluxmap.ChangeFeedOptions{})
+	txhook.SetFS(b, mem)
+	db, err := b.Build(ctx)
+	require.NoError(t, err)
+	defer func() { require.ErrorIs(t, db.Close(), fluxmap.ErrPoisoned) }()
+	require.NoError(t, db.Insert(ctx, "a", "kept"))
+	feed, err := db.Changes(fluxmap.FeedOptions[string]{})
+	require.NoError(t, err)
+	defer feed.Close()
+
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	cs, err := feed.Next(cctx)
+	require.NoError(t, err)
+	require.Equal(t, "a", cs.Changes[0].Key)
+	next := make(chan error, 1)
+	go func() { _, err := feed.Next(cctx); next <- err }()
+	time.Sleep(10 * time.Millisecond) // let Next wait
+	mem.SetInject(vfs.FailNthSync(1, errInjectedSync, false))
+	require.ErrorIs(t, db.Insert(ctx, "b", "lost"), fluxmap.ErrPoisoned)
+	require.ErrorIs(t, <-next, fluxmap.ErrPoisoned)
 }

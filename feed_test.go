@@ -463,6 +463,20 @@ func TestFeedErrors(t *testing.T) {
 	_, err = feed.Next(ctx)
 	require.ErrorIs(t, err, fluxmap.ErrClosed)
 
+	// Close from another goroutine ends a waiting Next.
+	feed, err = db.Changes(fluxmap.FeedOptions[string]{})
+	require.NoError(t, err)
+	waiting := make(chan error, 1)
+	go func() { _, err := feed.Next(ctx); waiting <- err }()
+	time.Sleep(10 * time.Millisecond)
+	require.NoError(t, feed.Close())
+	select {
+	case err := <-waiting:
+		require.ErrorIs(t, err, fluxmap.ErrClosed)
+	case <-time.After(10 * time.Second):
+		t.Fatal("Next kept waiting after the feed's Close")
+	}
+
 	feed, err = db.Changes(fluxmap.FeedOptions[string]{})
 	require.NoError(t, err)
 	done := make(chan error, 1)

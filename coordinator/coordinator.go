@@ -108,7 +108,7 @@ func New[V any](cfg Config[V]) (*Coordinator[V], error) {
 	for i := range c.shards {
 		var d *shard.Durability[V]
 		if rec != nil {
-			d = c.durable.shardDurability(i, rec.logs[i], c.oracle)
+			d = c.durable.shardDurability(i, rec.logs[i], c.oracle, c.signal)
 		}
 		mem := cfg.Memory
 		if mem.Budget > 0 {

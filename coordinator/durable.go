@@ -57,7 +57,7 @@ func (d *durableState[V]) grown(before, after int64) {
 	}
 }
 
-func (d *durableState[V]) shardDurability(i int, l *wal.Log, o *Oracle) *shard.Durability[V] {
+func (d *durableState[V]) shardDurability(i int, l *wal.Log, o *Oracle, sig *Signal) *shard.Durability[V] {
 	enc := d.cfg.Encode
 	return &shard.Durability[V]{
 		Log:           l,
@@ -84,7 +84,10 @@ func (d *durableState[V]) shardDurability(i int, l *wal.Log, o *Oracle) *shard.D
 			}
 			return dst, nil
 		},
-		OnPoison: o.Poison,
+		OnPoison: func(err error) {
+			o.Poison(err)
+			sig.notify() // feeds waiting for commits learn there will be none
+		},
 		OnFail:   o.Fail,
 		OnGrow:   d.grown,
 	}

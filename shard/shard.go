@@ -269,6 +269,9 @@ func (s *Shard[V]) Run() {
 				s.batch = append(s.batch[:0], r)
 			default:
 				s.vacuumSlice()
+				if s.feed != nil {
+					s.feed.trim() // the slice may have committed expiries
+				}
 				s.publish()
 				s.finishBatch() // expiry deletes the slice committed
 				continue
