@@ -88,8 +88,8 @@ func (d *durableState[V]) shardDurability(i int, l *wal.Log, o *Oracle, sig *Sig
 			o.Poison(err)
 			sig.notify() // feeds waiting for commits learn there will be none
 		},
-		OnFail:   o.Fail,
-		OnGrow:   d.grown,
+		OnFail: o.Fail,
+		OnGrow: d.grown,
 	}
 }
 
