@@ -112,6 +112,11 @@ type FeedOptions[K any] struct {
 	// or View to continue exactly where its snapshot ends, or the TS of the
 	// last ChangeSet consumed to resume; 0 means from the first commit the
 	// database keeps, and fails unless it still keeps the very first.
+	//
+	// Under DurabilityRelaxed a crash may lose the newest commits, which a
+	// feed may already have returned, and the reopened database gives
+	// their timestamps to new commits: after a crash, resume a Relaxed
+	// database's consumer from a snapshot, not from a position.
 	Since uint64
 	// Prefixes limits the feed to keys whose encoding starts with one of
 	// these keys' (as PrefixScan); none means every key. A transaction
