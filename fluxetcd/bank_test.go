@@ -60,6 +60,26 @@ type bankResult struct {
 // itself says which transfers took effect.
 func transferKey(id int) string { return fmt.Sprintf("xfer/%05d", id) }
 
+// randomMove draws a transfer between two different accounts.
+func randomMove(r *rand.Rand) move {
+	m := move{from: r.IntN(bankAccounts), to: r.IntN(bankAccounts - 1), amount: int64(r.IntN(40))}
+	if m.to >= m.from {
+		m.to++
+	}
+	return m
+}
+
+// transfer runs m as transfer id: the example's bank.Transfer and the
+// transfer's marker, in one transaction.
+func transfer(ctx context.Context, b *backend, id int, m move) error {
+	return b.transaction(ctx, func(tx fluxmap.ReadWriteTx[string, int64]) error {
+		if err := bank.Transfer(tx, account(m.from), account(m.to), m.amount); err != nil {
+			return err
+		}
+		return tx.Insert(transferKey(id), m.amount)
+	})
+}
+
 // runBank runs workers goroutines of n transfers each, numbered from base,
 // while two readers check totals. A call whose error wraps allowed (if not nil) is counted as
 // not acknowledged instead of failing the test.
@@ -107,19 +127,11 @@ func runBank(t *testing.T, ctx context.Context, b *backend, base, workers, n int
 			r := rand.New(rand.NewPCG(uint64(w), 1))
 			for i := range n {
 				id := base + w*n + i
-				m := move{from: r.IntN(bankAccounts), to: r.IntN(bankAccounts - 1), amount: int64(r.IntN(40))}
-				if m.to >= m.from {
-					m.to++
-				}
+				m := randomMove(r)
 				mu.Lock()
 				res.moves[id] = m
 				mu.Unlock()
-				err := b.transaction(ctx, func(tx fluxmap.ReadWriteTx[string, int64]) error {
-					if err := bank.Transfer(tx, account(m.from), account(m.to), m.amount); err != nil {
-						return err
-					}
-					return tx.Insert(transferKey(id), m.amount)
-				})
+				err := transfer(ctx, b, id, m)
 				switch {
 				case err == nil:
 					mu.Lock()

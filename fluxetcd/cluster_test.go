@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -84,19 +85,30 @@ func newCluster(dir string, n int, tune func(*embed.Config)) (*testCluster, erro
 	for _, cfg := range c.cfgs {
 		cfg.InitialCluster = strings.Join(initial, ",")
 	}
-	// Members of a multi-member cluster wait for each other to elect a
-	// leader, so they start together.
-	errs := make(chan error, n)
-	for i := range n {
+	return c, c.startAll()
+}
+
+// startAll starts (or restarts) the members numbered in which, all of
+// them if which is empty, together: a member waits for a quorum to elect a
+// leader before it serves, so members started one by one could wait for
+// each other.
+func (c *testCluster) startAll(which ...int) error {
+	if len(which) == 0 {
+		for i := range c.cfgs {
+			which = append(which, i)
+		}
+	}
+	errs := make(chan error, len(which))
+	for _, i := range which {
 		go func() { errs <- c.start(i) }()
 	}
 	var first error
-	for range n {
+	for range which {
 		if err := <-errs; err != nil && first == nil {
 			first = err
 		}
 	}
-	return c, first
+	return first
 }
 
 // start starts (or restarts) member i and waits until it serves.
@@ -124,11 +136,28 @@ func (c *testCluster) stop(i int) {
 	}
 }
 
-func (c *testCluster) close() {
+// stopAll stops every member: the followers together, then the leader,
+// which then has no one to hand its leadership to and stops at once.
+func (c *testCluster) stopAll() {
+	leader := -1
+	for i, m := range c.members {
+		if m != nil && m.Server.Leader() == m.Server.MemberID() {
+			leader = i
+		}
+	}
+	var stops sync.WaitGroup
 	for i := range c.members {
-		c.stop(i)
+		if i != leader {
+			stops.Go(func() { c.stop(i) })
+		}
+	}
+	stops.Wait()
+	if leader >= 0 {
+		c.stop(leader)
 	}
 }
+
+func (c *testCluster) close() { c.stopAll() }
 
 // endpoints returns every member's client URL, stopped members included.
 func (c *testCluster) endpoints() []string {
