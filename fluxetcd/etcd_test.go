@@ -13,6 +13,7 @@ import (
 
 	"github.com/fluxmap/fluxmap"
 	"github.com/fluxmap/fluxmap/fluxetcd"
+	"github.com/fluxmap/fluxmap/fluxetcd/internal/loopback"
 )
 
 func openWith[K, V any](t *testing.T, cli *clientv3.Client, opts fluxetcd.Options[K, V]) *fluxetcd.DB[K, V] {
@@ -189,7 +190,7 @@ func TestUnavailable(t *testing.T) {
 	_, _, err = tx.Get("a")
 	require.NoError(t, err)
 	require.NoError(t, tx.Insert("a", 2))
-	c.stop(0)
+	c.Stop(0)
 
 	const deadline = 500 * time.Millisecond
 	within := func(name string, call func(ctx context.Context) error) error {
@@ -229,10 +230,10 @@ func TestUnavailable(t *testing.T) {
 // TestOpenUnreachable checks that Open against an address where no etcd
 // listens fails within its deadline with ErrUnavailable.
 func TestOpenUnreachable(t *testing.T) {
-	ports, err := freePorts(1)
+	port, err := loopback.FreePort()
 	require.NoError(t, err)
 	cli, err := clientv3.New(clientv3.Config{
-		Endpoints:   []string{fmt.Sprintf("http://127.0.0.1:%d", ports[0])},
+		Endpoints:   []string{fmt.Sprintf("http://127.0.0.1:%d", port)},
 		DialTimeout: time.Second,
 		Logger:      zap.NewNop(),
 	})

@@ -37,8 +37,8 @@ func TestBankSurvivesLeaderLoss(t *testing.T) {
 	stopped := make(chan int, 1)
 	go func() {
 		time.Sleep(100 * time.Millisecond)
-		leader := c.leader()
-		c.stop(leader)
+		leader := c.Leader()
+		c.Stop(leader)
 		stopped <- leader
 	}()
 	res := runBank(t, ctx, b, 0, 3, 60, fluxetcd.ErrUnavailable)
@@ -49,7 +49,7 @@ func TestBankSurvivesLeaderLoss(t *testing.T) {
 	more := runBank(t, ctx, b, len(res.moves), 2, 10, nil)
 	maps.Copy(res.moves, more.moves)
 	maps.Copy(res.acked, more.acked)
-	require.NoError(t, c.start(leader))
+	require.NoError(t, c.StartMember(leader))
 	applied := checkBank(t, ctx, b, res)
 	t.Logf("leader m%d stopped mid-run: %d transfers attempted, %d acknowledged, %d applied", leader, len(res.moves), len(res.acked), len(applied))
 }
@@ -152,11 +152,11 @@ func TestBankSurvivesQuorumLoss(t *testing.T) {
 	time.Sleep(200 * time.Millisecond)
 	// The two followers stop, which is quick (a stopping leader first
 	// tries to hand over its leadership); the leader is left alone.
-	leader := c.leader()
+	leader := c.Leader()
 	down := []int{(leader + 1) % 3, (leader + 2) % 3}
 	var stops sync.WaitGroup
 	for _, i := range down {
-		stops.Go(func() { c.stop(i) })
+		stops.Go(func() { c.Stop(i) })
 	}
 	stops.Wait()
 
@@ -201,7 +201,7 @@ func TestBankSurvivesQuorumLoss(t *testing.T) {
 
 	// The two members come back: the cluster commits again, and the
 	// database holds exactly the transfers that took effect.
-	require.NoError(t, c.startAll(down...))
+	require.NoError(t, c.StartAll(down...))
 	checkBank(t, ctx, b, res)
 	more := runBank(t, ctx, b, int(nextID.Load()), 2, 5, nil)
 	maps.Copy(res.moves, more.moves)
@@ -209,8 +209,8 @@ func TestBankSurvivesQuorumLoss(t *testing.T) {
 	applied := checkBank(t, ctx, b, res)
 
 	// All three stop and restart from their data directories.
-	c.stopAll()
-	require.NoError(t, c.startAll())
+	c.StopAll()
+	require.NoError(t, c.StartAll())
 	require.Equal(t, applied, checkBank(t, ctx, b, res), "a full restart changed which transfers are applied")
 	t.Logf("m%d and m%d stopped mid-run: %d transfers attempted, %d acknowledged, %d applied; %d calls failed unavailable, %d of them with the outcome unknown",
 		down[0], down[1], len(res.moves), len(res.acked), len(applied), failed.Load(), unknown.Load())

@@ -23,7 +23,7 @@ func run(m *testing.M) int {
 	defer os.RemoveAll(dir)
 	shared, err = newCluster(dir, 1, nil)
 	if shared != nil {
-		defer shared.close()
+		defer shared.Close()
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "start shared etcd:", err)

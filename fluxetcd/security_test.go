@@ -99,7 +99,7 @@ func TestSecureCluster(t *testing.T) {
 		tc, err := info.ClientConfig()
 		require.NoError(t, err)
 		cli, err := clientv3.New(clientv3.Config{
-			Endpoints: c.endpoints(), TLS: tc, Username: user, Password: password,
+			Endpoints: c.Endpoints(), TLS: tc, Username: user, Password: password,
 			DialTimeout: 2 * time.Second, Logger: zap.NewNop(),
 		})
 		if cli != nil {
