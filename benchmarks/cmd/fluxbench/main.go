@@ -206,6 +206,14 @@ func bench(cfg cli.Config) error {
 	for i := range runs {
 		results[i] = runner.Median(runs[i])
 	}
+	if cfg.Etcd {
+		fmt.Fprintf(os.Stderr, "running %s (fluxetcd's cmd/etcdbench, in a child process)\n", cli.EtcdSystem)
+		rows, err := etcdRows(cfg)
+		if err != nil {
+			failures = append(failures, err)
+		}
+		results = append(results, rows...)
+	}
 	if err := report.Table(os.Stdout, results); err != nil {
 		return err
 	}

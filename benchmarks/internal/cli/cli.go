@@ -30,8 +30,16 @@ var (
 	DefaultLoadSystems = []string{"fluxmap", "badger"}
 )
 
+// EtcdSystem is FluxMap on a loopback etcd cluster (module fluxetcd). It
+// is not one of package stores' systems: the etcd client and server may
+// appear only in the fluxetcd module's go.mod, so fluxbench runs that
+// module's driver, cmd/etcdbench, in a child process (see Config.Etcd).
+const EtcdSystem = "fluxmap-etcd"
+
 // Config is a parsed command line.
 type Config struct {
+	// Systems are package stores' systems; EtcdSystem, if asked for, is
+	// taken out of the list and sets Etcd instead.
 	Systems    []string
 	Workloads  []string
 	Dists      []workload.Dist
@@ -77,6 +85,12 @@ type Config struct {
 	CacheBudget int64
 	CacheValues []int
 	CacheRatio  int
+	// Etcd runs EtcdSystem: fluxetcd's driver, built and run with go run
+	// in the fluxetcd module next to the benchmarks module, or the
+	// prebuilt binary EtcdBench (--etcdbench, $FLUXBENCH_ETCDBENCH).
+	Etcd      bool
+	EtcdBench string
+
 	// Load mode: bulk-load LoadKeys keys into a fresh instance of each
 	// system through its Load (FluxMap's DB.Load, badger's WriteBatch) and
 	// report keys per second, at --durability.
@@ -91,7 +105,8 @@ func Parse(args []string, stderr io.Writer) (Config, error) {
 	fs := flag.NewFlagSet("fluxbench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	systems := fs.String("systems", "", "comma-separated systems (default: "+strings.Join(DefaultMemSystems, ",")+
-		"; with --durability relaxed|full: "+strings.Join(DefaultDurableSystems, ",")+"); have "+strings.Join(stores.Names(), ","))
+		"; with --durability relaxed|full: "+strings.Join(DefaultDurableSystems, ",")+"); have "+strings.Join(stores.Names(), ",")+
+		", and "+EtcdSystem+" (FluxMap on a 3-member loopback etcd cluster, ycsb-a and bank only, run by fluxetcd's cmd/etcdbench)")
 	workloads := fs.String("workloads", "ycsb-a,bank", "comma-separated workloads; have "+strings.Join(workload.Names(), ","))
 	dists := fs.String("dist", "zipfian", "key distribution of YCSB A-C, E, F and update: zipfian, uniform or both (comma-separated)")
 	shards := fs.String("shards", strconv.Itoa(runtime.GOMAXPROCS(0)), "shard counts of fluxmap and floor, comma-separated (a sweep)")
@@ -112,6 +127,8 @@ func Parse(args []string, stderr io.Writer) (Config, error) {
 	fs.BoolVar(&c.ShardYield, "shard-yield", true, "let shards (FluxMap's and the floor's) yield before they park mid cross-shard exchange; false for an A/B run")
 	fs.StringVar(&c.MutexProfile, "mutexprofile", "", "write a mutex contention profile of the benchmark runs (runtime locks included) to this file")
 	fs.StringVar(&c.Trace, "trace", "", "write an execution trace of the benchmark runs to this file (keep --duration short)")
+	fs.StringVar(&c.EtcdBench, "etcdbench", os.Getenv("FLUXBENCH_ETCDBENCH"), "a prebuilt fluxetcd cmd/etcdbench binary for "+EtcdSystem+
+		" (default $FLUXBENCH_ETCDBENCH; if empty, go run ./cmd/etcdbench in the fluxetcd module next to this one)")
 	fs.BoolVar(&c.List, "list", false, "list systems and workloads and exit")
 	fs.BoolVar(&c.Memory, "memory", false, "memory mode: RSS bytes per key after loading --memory-keys keys, each system in a fresh process")
 	fs.IntVar(&c.MemoryKeys, "memory-keys", 1_000_000, "keys loaded in memory mode (16-byte keys)")
@@ -147,11 +164,18 @@ func Parse(args []string, stderr io.Writer) (Config, error) {
 			*systems = strings.Join(DefaultDurableSystems, ",")
 		}
 	}
-	c.Systems = splitList(*systems)
-	for _, s := range c.Systems {
+	for _, s := range splitList(*systems) {
+		if s == EtcdSystem {
+			c.Etcd = true
+			continue
+		}
 		if _, err := stores.Lookup(s); err != nil {
 			return c, err
 		}
+		c.Systems = append(c.Systems, s)
+	}
+	if c.Etcd && (c.Memory || c.Load) {
+		return c, fmt.Errorf("%s runs only in the throughput mode (not with --memory or --load)", EtcdSystem)
 	}
 	c.Workloads = splitList(*workloads)
 	for _, w := range c.Workloads {
@@ -177,7 +201,7 @@ func Parse(args []string, stderr io.Writer) (Config, error) {
 
 func (c *Config) validate() error {
 	var errs []error
-	if len(c.Systems) == 0 || len(c.Workloads) == 0 || len(c.Dists) == 0 {
+	if len(c.Systems) == 0 && !c.Etcd || len(c.Workloads) == 0 || len(c.Dists) == 0 {
 		errs = append(errs, errors.New("--systems, --workloads and --dist need at least one entry each"))
 	}
 	if c.Keys < 200 {
