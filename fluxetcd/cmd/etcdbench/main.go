@@ -113,10 +113,10 @@ func runMain(cfg config, asJSON bool, w io.Writer) error {
 
 func writeTable(w io.Writer, rows []Row) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "system\tworkload\tdist\tdurability\tclients\tops/s\tp50\tp99\tp99.9\tabort%\terrors\tnote")
+	fmt.Fprintln(tw, "system\tworkload\tdist\tdurability\tclients\tops/s\tp50\tp99\tp99.9\tabort%\tallocs/op\terrors\tnote")
 	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%.0f\t%s\t%s\t%s\t%.2f\t%d\t%s\n", r.System, r.Workload, r.Dist, r.Durability,
-			r.Clients, r.OpsPerSec, formatLatency(r.P50), formatLatency(r.P99), formatLatency(r.P999), r.AbortPct, r.Errors, r.Note)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%.0f\t%s\t%s\t%s\t%.2f\t%.1f\t%d\t%s\n", r.System, r.Workload, r.Dist, r.Durability,
+			r.Clients, r.OpsPerSec, formatLatency(r.P50), formatLatency(r.P99), formatLatency(r.P999), r.AbortPct, r.AllocsPerOp, r.Errors, r.Note)
 	}
 	return tw.Flush()
 }
