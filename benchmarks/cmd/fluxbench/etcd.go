@@ -102,7 +102,11 @@ func runEtcdBench(cfg cli.Config, args []string) ([]byte, error) {
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
-		return nil, fmt.Errorf("%s: %w: %s", strings.Join(cmd.Args, " "), err, lastLines(stderr.String(), 5))
+		err = fmt.Errorf("%s: %w", strings.Join(cmd.Args, " "), err)
+		if tail := lastLines(stderr.String(), 5); tail != "" {
+			err = fmt.Errorf("%w: %s", err, tail)
+		}
+		return nil, err
 	}
 	return stdout.Bytes(), nil
 }
