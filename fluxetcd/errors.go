@@ -7,6 +7,7 @@ import (
 
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/status"
 
 	"github.com/fluxmap/fluxmap"
@@ -20,6 +21,8 @@ import (
 var (
 	// ErrUnavailable means the cluster did not answer: no member reachable,
 	// no leader (quorum lost), or no answer before the context's deadline.
+	// When the client had no connection at all (an unreachable cluster, a
+	// failed TLS handshake), the message says so.
 	// A read that fails with it read nothing; a write or commit that fails
 	// with it also wraps fluxmap.ErrCommitUnknown, as the request may have
 	// been applied: read before repeating it.
@@ -55,7 +58,7 @@ func (db *DB[K, V]) classify(ctx context.Context, op string, err error, mayHaveA
 	}
 	if cerr := ctx.Err(); cerr != nil {
 		if errors.Is(cerr, context.DeadlineExceeded) {
-			return fmt.Errorf("fluxetcd: %s: %w: no answer before the context's deadline: %w", op, unknown(ErrUnavailable), cerr)
+			return fmt.Errorf("fluxetcd: %s: %w: no answer before the context's deadline%s: %w", op, unknown(ErrUnavailable), db.connectionHint(), cerr)
 		}
 		return fmt.Errorf("fluxetcd: %s: %w", op, unknown(cerr))
 	}
@@ -95,4 +98,19 @@ func code(err error) codes.Code {
 		return s.Code()
 	}
 	return codes.Unknown
+}
+
+// connectionHint says, for a request that got no answer before its
+// deadline, whether the client had no usable connection at all. The etcd
+// client keeps such a request waiting for a connection and then returns
+// only the context's error, dropping the transport's reason; the
+// connection's state still tells an unreachable cluster, or one whose TLS
+// handshake fails (a missing or untrusted certificate), from a reachable
+// one that did not answer (quorum lost).
+func (db *DB[K, V]) connectionHint() string {
+	conn := db.client.ActiveConnection()
+	if conn == nil || conn.GetState() != connectivity.TransientFailure {
+		return ""
+	}
+	return " (no connection to any endpoint: unreachable, or the TLS handshake failed, e.g. a missing or untrusted client certificate)"
 }

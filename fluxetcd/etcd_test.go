@@ -244,5 +244,6 @@ func TestOpenUnreachable(t *testing.T) {
 	start := time.Now()
 	_, err = fluxetcd.Open[string, int64](ctx, cli, fluxetcd.Options[string, int64]{})
 	require.ErrorIs(t, err, fluxetcd.ErrUnavailable)
+	require.ErrorContains(t, err, "no connection to any endpoint")
 	require.Less(t, time.Since(start), 3*time.Second)
 }
