@@ -137,6 +137,11 @@ func (db *DB[K, V]) Load(ctx context.Context, entries iter.Seq2[K, V], opts Load
 	if err := db.check(ctx, "load"); err != nil {
 		return 0, &LoadError{Err: err}
 	}
+	// Here, on the caller's goroutine: a durable Load's batches begin on
+	// goroutines of their own, whose stacks do not show a Transaction.
+	if err := db.refuseNested("load"); err != nil {
+		return 0, &LoadError{Err: err}
+	}
 	if entries == nil {
 		return 0, &LoadError{Err: errorf("load: %w: nil sequence", ErrInvalidArgument)}
 	}

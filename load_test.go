@@ -442,3 +442,36 @@ func TestLoadWithConcurrentTransactions(t *testing.T) {
 		})
 	}
 }
+
+// TestLoadNestedInTransactionEnds: a Load inside a Transaction function,
+// of a key the transaction reads and writes, makes every commit conflict;
+// like a nested Insert it must be refused after a few attempts, in a
+// durable database too, where its batches commit on other goroutines.
+func TestLoadNestedInTransactionEnds(t *testing.T) {
+	for _, durable := range []bool{false, true} {
+		t.Run(fmt.Sprintf("durable=%v", durable), func(t *testing.T) {
+			b := fluxmap.New[string, int64]().Shards(2)
+			if durable {
+				b.DurabilityFull(fluxmap.PersistenceOptions{Dir: t.TempDir()})
+			}
+			db := buildLoadDB(t, b)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			attempts := 0
+			err := db.Transaction(ctx, func(tx *fluxmap.Tx[string, int64]) error {
+				attempts++
+				if _, _, err := tx.Get(loadKey(0)); err != nil {
+					return err
+				}
+				if _, err := db.Load(ctx, loadSeq(1), fluxmap.LoadOptions{}); err != nil {
+					return err
+				}
+				return tx.Insert(loadKey(0), 3)
+			})
+			require.ErrorIs(t, err, fluxmap.ErrInvalidArgument)
+			require.ErrorContains(t, err, "inside a DB.Transaction function")
+			require.NoError(t, ctx.Err(), "Transaction ran until its context ended")
+			require.Less(t, attempts, 10)
+		})
+	}
+}
