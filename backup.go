@@ -381,11 +381,17 @@ func (db *DB[K, V]) restoreWrite(ctx context.Context, entries []restoreEntry[V])
 			return 0, 0, db.undoRestore(ctx, entries[:done], live, err)
 		}
 		end, size, n := done, 0, 0
-		for ; end < len(entries) && n < maxWrites && size < restoreBatchBytes; end++ {
+		for ; end < len(entries) && n < maxWrites; end++ {
 			e := &entries[end]
 			if !live(e) {
 				expired++
 				continue
+			}
+			// Checked before the entry joins: one that would take the batch
+			// past the bound starts the next batch, where it fits alone (a
+			// value may take most of a WAL record).
+			if n > 0 && size+len(e.key)+e.encLen > restoreBatchBytes {
+				break
 			}
 			if err = tx.putAdmitted(e.key, e.value, e.encLen, e.expiry); err != nil {
 				break

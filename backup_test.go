@@ -721,3 +721,37 @@ func (w *failingWriter) Write(p []byte) (int, error) {
 	}
 	return n, nil
 }
+
+// TestRestoreBatchFitsOneWALRecord restores, into a durable database whose
+// MaxValueSize lets one value take most of a WAL record, a backup whose
+// large value follows a batch's worth of smaller ones. Each entry fits a
+// record on its own, so the restore must not put the large one into a
+// batch that then does not.
+func TestRestoreBatchFitsOneWALRecord(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes a WAL record of about 256 MiB")
+	}
+	ctx := t.Context()
+	const maxValue = 250 << 20
+	src, err := fluxmap.New[string, string]().Shards(1).MaxValueSize(maxValue).Build(ctx)
+	require.NoError(t, err)
+	small := strings.Repeat("s", 1<<20)
+	for i := range 15 {
+		dbInsert(t, src, fmt.Sprintf("a/%02d", i), small)
+	}
+	dbInsert(t, src, "b", strings.Repeat("b", 242<<20))
+	var buf bytes.Buffer
+	_, err = src.Backup(ctx, &buf, nil)
+	require.NoError(t, err)
+	require.NoError(t, src.Close()) // its 257 MiB are not needed any more
+
+	dst := build(t, fluxmap.New[string, string]().Shards(1).MaxValueSize(maxValue).
+		DurabilityFull(fluxmap.PersistenceOptions{Dir: t.TempDir()}))
+	rinfo, err := dst.Restore(ctx, &buf)
+	require.NoError(t, err)
+	require.Equal(t, 16, rinfo.Entries)
+	v, ok, err := dst.Get(ctx, "b")
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.Len(t, v, 242<<20)
+}
