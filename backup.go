@@ -207,7 +207,10 @@ const (
 // ErrInvalidArgument. Restore is meant for a database nothing else writes
 // to until it returns: its transactions write blindly, so a concurrent
 // writer of the same keys makes them conflict, and the clean-up after a
-// failure deletes every key the backup holds.
+// failure deletes every key the backup holds. Readers may see a restore
+// half done, and a durable database that crashes during Restore reopens
+// with the batches committed before the crash: restore again into a new
+// database.
 func (db *DB[K, V]) Restore(ctx context.Context, r io.Reader) (RestoreInfo, error) {
 	if err := db.check(ctx, "restore"); err != nil {
 		return RestoreInfo{}, err

@@ -112,6 +112,9 @@ type backupWriter struct {
 
 func (bw *backupWriter) write(b []byte) error {
 	n, err := bw.w.Write(b)
+	if n < 0 || n > len(b) {
+		return fmt.Errorf("the writer reported writing %d bytes of %d: %w", n, len(b), io.ErrShortWrite)
+	}
 	bw.written += int64(n)
 	bw.crc = crc32.Update(bw.crc, castagnoli, b[:n])
 	if err == nil && n < len(b) {
