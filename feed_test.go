@@ -117,8 +117,10 @@ func TestFeedReplaysToFinalState(t *testing.T) {
 			for g := range 4 {
 				writers.Go(func() { w.run(t, g, stop) })
 			}
-			time.Sleep(20 * time.Millisecond)
+			committed := func() int { w.mu.Lock(); defer w.mu.Unlock(); return len(w.written) }
+			require.Eventually(t, func() bool { return committed() >= 50 }, time.Minute, time.Millisecond)
 			state, snap := feedState(t, db)
+			atSnap := committed()
 			feed, err := db.Changes(fluxmap.FeedOptions[string]{Since: snap})
 			require.NoError(t, err)
 			defer feed.Close()
@@ -148,7 +150,9 @@ func TestFeedReplaysToFinalState(t *testing.T) {
 					}
 				}
 			}()
-			time.Sleep(50 * time.Millisecond)
+			// Stop once the writers committed a good number after the
+			// snapshot, however slowly the machine runs them.
+			require.Eventually(t, func() bool { return committed() >= atSnap+100 }, time.Minute, time.Millisecond)
 			close(stop)
 			writers.Wait()
 			require.NoError(t, db.Insert(ctx, "sentinel", "end"))
