@@ -33,12 +33,17 @@ const feedChunkLen = 256
 // unlinked (next is cleared) and only readers still holding it keep it
 // alive, so a reader that fell behind pins one chunk, never the chain.
 type feedChunk[V any] struct {
-	recs    [feedChunkLen]FeedRecord[V]
-	n       atomic.Int32
-	maxTS   atomic.Uint64 // the largest TS in recs[:n]
+	recs [feedChunkLen]FeedRecord[V]
+	n    atomic.Int32
+	// maxTS is the largest TS in recs, stored before n reaches
+	// feedChunkLen: only full chunks are skipped or dropped by it.
+	maxTS   atomic.Uint64
 	dropped atomic.Bool
 	next    atomic.Pointer[feedChunk[V]]
-	bytes   int64 // estimate of what recs hold; the shard goroutine's
+	// The shard goroutine's: the largest TS so far, and an estimate of
+	// what recs hold.
+	max   uint64
+	bytes int64
 }
 
 // Feed is a shard's log of the writes it installed, in install order, for
@@ -64,9 +69,11 @@ type Feed[V any] struct {
 	// pin is the position of the slowest registered reader (every record
 	// at or below it is consumed); chunks above it are kept up to
 	// MaxRetained.
-	pin     atomic.Uint64
-	records atomic.Int64
-	bytes   atomic.Int64
+	pin atomic.Uint64
+	// records and bytes are the shard goroutine's counts of what is kept,
+	// published to Usage after every trim.
+	records, bytes                   int64
+	publishedRecords, publishedBytes atomic.Int64
 }
 
 // NewFeed returns a feed that keeps at least window records (at most
@@ -109,22 +116,27 @@ func (f *Feed[V]) add(r FeedRecord[V]) {
 		b += f.ValueSize(r.Key, r.Value)
 	}
 	c.bytes += b
-	f.bytes.Add(b)
-	if r.TS > c.maxTS.Load() {
-		c.maxTS.Store(r.TS)
+	f.bytes += b
+	f.records++
+	c.max = max(c.max, r.TS)
+	if i+1 == feedChunkLen {
+		c.maxTS.Store(c.max)
 	}
 	c.n.Store(i + 1)
-	f.records.Add(1)
 }
 
 // trim drops the oldest chunks beyond what the feed keeps.
 func (f *Feed[V]) trim() {
+	defer func() {
+		f.publishedRecords.Store(f.records)
+		f.publishedBytes.Store(f.bytes)
+	}()
 	for {
 		h := f.head.Load()
 		if h == f.tail {
 			return
 		}
-		n := int(f.records.Load())
+		n := int(f.records)
 		if n-feedChunkLen < f.Window {
 			return
 		}
@@ -138,8 +150,8 @@ func (f *Feed[V]) trim() {
 		h.dropped.Store(true)
 		f.head.Store(next)
 		h.next.Store(nil)
-		f.records.Add(-feedChunkLen)
-		f.bytes.Add(-h.bytes)
+		f.records -= feedChunkLen
+		f.bytes -= h.bytes
 	}
 }
 
@@ -151,9 +163,10 @@ func (f *Feed[V]) Dropped() uint64 { return f.dropped.Load() }
 // when none is registered.
 func (f *Feed[V]) Pin(ts uint64) { f.pin.Store(ts) }
 
-// Usage returns the records kept and their estimated bytes.
+// Usage returns the records kept and their estimated bytes, as of the
+// shard's last batch.
 func (f *Feed[V]) Usage() (records int, bytes int64) {
-	return int(f.records.Load()), f.bytes.Load()
+	return int(f.publishedRecords.Load()), f.publishedBytes.Load()
 }
 
 // FeedCursor reads one shard's Feed from any goroutine.
