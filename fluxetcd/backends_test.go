@@ -2,7 +2,9 @@ package fluxetcd_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/fluxmap/fluxmap"
@@ -69,7 +71,7 @@ func openEtcd(t *testing.T) *backend {
 func openEtcdDB(t *testing.T, c *testCluster) *fluxetcd.DB[string, int64] {
 	t.Helper()
 	db, err := fluxetcd.Open[string, int64](ctxFor(t, defaultWait), c.client(t), fluxetcd.Options[string, int64]{
-		Prefix: "test/" + strings.ReplaceAll(t.Name(), "/", "_") + "/",
+		Prefix: testPrefix(t),
 	})
 	if err != nil {
 		t.Fatalf("open: %v", err)
@@ -99,4 +101,13 @@ func forEachBackend(t *testing.T, test func(t *testing.T, b *backend)) {
 	for _, be := range backends {
 		t.Run(be.name, func(t *testing.T) { test(t, be.open(t)) })
 	}
+}
+
+// prefixes counts the prefixes handed out, so that a test run again in the
+// same process (-count) starts on keys of its own in the shared cluster.
+var prefixes atomic.Int64
+
+// testPrefix returns a key prefix no other test, or run of it, uses.
+func testPrefix(t *testing.T) string {
+	return fmt.Sprintf("test/%s/%d/", strings.ReplaceAll(t.Name(), "/", "_"), prefixes.Add(1))
 }

@@ -19,7 +19,7 @@ import (
 func openWith[K, V any](t *testing.T, cli *clientv3.Client, opts fluxetcd.Options[K, V]) *fluxetcd.DB[K, V] {
 	t.Helper()
 	if opts.Prefix == "" {
-		opts.Prefix = "test/" + strings.ReplaceAll(t.Name(), "/", "_") + "/"
+		opts.Prefix = testPrefix(t)
 	}
 	db, err := fluxetcd.Open(ctxFor(t, defaultWait), cli, opts)
 	require.NoError(t, err)
@@ -142,7 +142,7 @@ func TestTxnTooLarge(t *testing.T) {
 	require.NoError(t, tx.Insert("big", strings.Repeat("x", fluxetcd.DefaultMaxRequestBytes)))
 	require.ErrorIs(t, tx.Commit(), fluxmap.ErrTxnTooLarge)
 
-	over := openWith(t, cli, fluxetcd.Options[string, string]{Prefix: "test/TestTxnTooLarge-over/", MaxTxnOps: 1000})
+	over := openWith(t, cli, fluxetcd.Options[string, string]{Prefix: testPrefix(t) + "over/", MaxTxnOps: 1000})
 	err = over.Transaction(ctx, func(tx *fluxetcd.Tx[string, string]) error {
 		for i := range 200 {
 			if err := tx.Insert(fmt.Sprint(i), "v"); err != nil {
