@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/fluxmap/fluxmap"
@@ -283,4 +284,23 @@ func prefixEnd(p string) string {
 		}
 	}
 	return "\x00"
+}
+
+// getAt reads key (with opts) at revision rev, or at the cluster's current
+// revision, linearizably, when rev is 0. A read at a revision some earlier
+// read returned is answered by the member the client talks to without a
+// quorum round (WithSerializable): what a revision holds never changes, so
+// every member that has applied it answers the same. A member that has not
+// applied it yet refuses with a future-revision error, and the read is
+// repeated linearizably.
+func (db *DB[K, V]) getAt(ctx context.Context, key string, rev int64, opts ...clientv3.OpOption) (*clientv3.GetResponse, error) {
+	if rev == 0 {
+		return db.client.Get(ctx, key, opts...)
+	}
+	opts = append(opts, clientv3.WithRev(rev))
+	resp, err := db.client.Get(ctx, key, append(opts, clientv3.WithSerializable())...)
+	if errors.Is(err, rpctypes.ErrFutureRev) {
+		return db.client.Get(ctx, key, opts...)
+	}
+	return resp, err
 }

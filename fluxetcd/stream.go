@@ -144,11 +144,8 @@ func (s *Stream[K, V]) page(from string, rev *int64, first bool) (*clientv3.GetR
 		return nil, fmt.Errorf("fluxetcd: scan: %w", err)
 	}
 	opts := []clientv3.OpOption{clientv3.WithRange(s.hi), clientv3.WithLimit(int64(s.db.opts.PageSize))}
-	if *rev != 0 {
-		opts = append(opts, clientv3.WithRev(*rev))
-	}
 	if s.tx == nil {
-		resp, err := s.db.client.Get(s.ctx, from, opts...)
+		resp, err := s.db.getAt(s.ctx, from, *rev, opts...)
 		if err != nil {
 			return nil, s.db.classify(s.ctx, "scan", err, false)
 		}
@@ -169,9 +166,8 @@ func (s *Stream[K, V]) page(from string, rev *int64, first bool) (*clientv3.GetR
 		// An earlier read of the Tx took the snapshot after this
 		// iteration started.
 		*rev = tx.rev
-		opts = append(opts, clientv3.WithRev(*rev))
 	}
-	resp, err := tx.db.client.Get(tx.ctx, from, opts...)
+	resp, err := tx.db.getAt(tx.ctx, from, *rev, opts...)
 	if err != nil {
 		return nil, tx.db.classify(tx.ctx, "scan", err, false)
 	}

@@ -151,11 +151,7 @@ func (tx *Tx[K, V]) Get(key K) (V, bool, error) {
 // readLocked reads the etcd key k at the snapshot and records the read.
 func (tx *Tx[K, V]) readLocked(op, k string) (V, bool, error) {
 	var zero V
-	var opts []clientv3.OpOption
-	if tx.rev != 0 {
-		opts = append(opts, clientv3.WithRev(tx.rev))
-	}
-	resp, err := tx.db.client.Get(tx.ctx, k, opts...)
+	resp, err := tx.db.getAt(tx.ctx, k, tx.rev)
 	if err != nil {
 		return zero, false, tx.db.classify(tx.ctx, op, err, false)
 	}
