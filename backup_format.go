@@ -346,34 +346,36 @@ type payloadDecoder struct {
 	bad bool
 }
 
-func (d *payloadDecoder) uint64() uint64 {
-	if len(d.p) < 8 {
+// take returns the next n bytes, or nil (and sets bad) if fewer remain.
+func (d *payloadDecoder) take(n uint64) []byte {
+	if d.bad || n > uint64(len(d.p)) {
 		d.bad, d.p = true, nil
-		return 0
+		return nil
 	}
-	v := binary.LittleEndian.Uint64(d.p)
-	d.p = d.p[8:]
-	return v
+	b := d.p[:n]
+	d.p = d.p[n:]
+	return b
+}
+
+func (d *payloadDecoder) uint64() uint64 {
+	if b := d.take(8); b != nil {
+		return binary.LittleEndian.Uint64(b)
+	}
+	return 0
 }
 
 func (d *payloadDecoder) uint32() uint32 {
-	if len(d.p) < 4 {
-		d.bad, d.p = true, nil
-		return 0
+	if b := d.take(4); b != nil {
+		return binary.LittleEndian.Uint32(b)
 	}
-	v := binary.LittleEndian.Uint32(d.p)
-	d.p = d.p[4:]
-	return v
+	return 0
 }
 
 func (d *payloadDecoder) byte() byte {
-	if len(d.p) < 1 {
-		d.bad, d.p = true, nil
-		return 0
+	if b := d.take(1); b != nil {
+		return b[0]
 	}
-	v := d.p[0]
-	d.p = d.p[1:]
-	return v
+	return 0
 }
 
 func (d *payloadDecoder) uvarint() uint64 {
@@ -390,13 +392,11 @@ func (d *payloadDecoder) uvarint() uint64 {
 // The result aliases the payload.
 func (d *payloadDecoder) bytesRaw(limit int) []byte {
 	n := d.uvarint()
-	if d.bad || n > uint64(limit) || n > uint64(len(d.p)) {
+	if n > uint64(limit) {
 		d.bad, d.p = true, nil
 		return nil
 	}
-	b := d.p[:n]
-	d.p = d.p[n:]
-	return b
+	return d.take(n)
 }
 
 // bytes is bytesRaw copied into a string.

@@ -195,9 +195,12 @@ func (b *Builder[K, V]) FlushAfterCommits(n int) *Builder[K, V] { b.flushCommits
 func (b *Builder[K, V]) FlushAfterBytes(n int64) *Builder[K, V] { b.flushBytes = n; return b }
 
 // CheckpointAfterBytes makes a durable database write a checkpoint (and
-// recycle the WAL segments it covers) whenever a shard's live WAL exceeds n
-// bytes, which bounds the WAL's size and the replay time on open. Zero
-// disables automatic checkpoints. Default: 4 segments, at least 64 MiB.
+// recycle the WAL segments it covers) whenever a shard has written more
+// than n bytes of WAL since the last one, which bounds the WAL's size and
+// the replay time on open. With a change feed, segments holding what the
+// feed keeps stay past checkpoints (see ChangeFeedOptions) and are not
+// counted. Zero disables automatic checkpoints. Default: 4 segments, at
+// least 64 MiB.
 func (b *Builder[K, V]) CheckpointAfterBytes(n int64) *Builder[K, V] {
 	b.checkpointBytes, b.checkpointSet = n, true
 	return b

@@ -140,43 +140,20 @@ func BenchmarkGetSerial(b *testing.B) {
 // from every goroutine at once. Goroutines collide on keys now and then;
 // Insert resolves that internally and must never surface ErrConflict.
 func BenchmarkInsert(b *testing.B) {
-	db := newDB(b, loadValue)
-	ctx, ks := b.Context(), keys()
-	b.RunParallel(func(pb *testing.PB) {
-		rng := newRand()
-		for pb.Next() {
-			k := ks[rng.IntN(len(ks))]
-			if err := db.Insert(ctx, k, value); err != nil {
-				b.Errorf("Insert(%q): %v", k, err)
-				return
-			}
-		}
-	})
+	runInserts(b, newDB(b, loadValue))
 }
 
 // BenchmarkInsertFeed is BenchmarkInsert on a database that keeps a change
 // feed (the default window), with no feed open: what keeping it costs the
 // write path.
 func BenchmarkInsertFeed(b *testing.B) {
-	db := newDBWith(b, fluxmap.New[string, []byte]().ChangeFeed(fluxmap.ChangeFeedOptions{}), loadValue)
-	ctx, ks := b.Context(), keys()
-	b.RunParallel(func(pb *testing.PB) {
-		rng := newRand()
-		for pb.Next() {
-			k := ks[rng.IntN(len(ks))]
-			if err := db.Insert(ctx, k, value); err != nil {
-				b.Errorf("Insert(%q): %v", k, err)
-				return
-			}
-		}
-	})
+	runInserts(b, newDBWith(b, fluxmap.New[string, []byte]().ChangeFeed(fluxmap.ChangeFeedOptions{}), loadValue))
 }
 
 // BenchmarkInsertFeedFollowed is BenchmarkInsertFeed with one feed
 // following every commit on its own goroutine.
 func BenchmarkInsertFeedFollowed(b *testing.B) {
 	db := newDBWith(b, fluxmap.New[string, []byte]().ChangeFeed(fluxmap.ChangeFeedOptions{}), loadValue)
-	ctx, ks := b.Context(), keys()
 	st, err := db.Stats()
 	if err != nil {
 		b.Fatal(err)
@@ -185,23 +162,27 @@ func BenchmarkInsertFeedFollowed(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	fctx, stop := context.WithCancel(ctx)
-	followed := make(chan int)
+	fctx, stop := context.WithCancel(b.Context())
+	followed := make(chan struct{})
 	go func() {
-		n := 0
+		defer close(followed)
 		for _, err := range feed.All(fctx) {
 			if err != nil {
-				break
+				return
 			}
-			n++
 		}
-		followed <- n
 	}()
 	b.Cleanup(func() {
 		stop()
 		<-followed
 		feed.Close()
 	})
+	runInserts(b, db)
+}
+
+// runInserts overwrites random existing keys of db from every goroutine.
+func runInserts(b *testing.B, db *fluxmap.DB[string, []byte]) {
+	ctx, ks := b.Context(), keys()
 	b.RunParallel(func(pb *testing.PB) {
 		rng := newRand()
 		for pb.Next() {

@@ -187,31 +187,25 @@ func (c *Coordinator[V]) Checkpoint() error {
 // covers, except those holding commits the shard's change feed still
 // keeps, so that a restart gives the feed back what it held.
 func (c *Coordinator[V]) recycle(ts uint64) error {
-	reqs := make([]*shard.Request[V], len(c.shards))
-	for i, s := range c.shards {
-		r := c.getReq()
-		r.Kind, r.TS = shard.KindRecycle, ts
+	return c.broadcastEach(shard.KindRecycle, func(i int) uint64 {
 		if c.feeds != nil {
-			r.TS = min(ts, c.feeds[i].Dropped())
+			return min(ts, c.feeds[i].Dropped())
 		}
-		reqs[i] = r
-		s.Send(r)
-	}
-	var err error
-	for i, s := range c.shards {
-		s.Wait(reqs[i])
-		err = errors.Join(err, reqs[i].Err)
-		c.putReq(reqs[i])
-	}
-	return err
+		return ts
+	})
 }
 
 // broadcast sends a control request to every shard and waits for all.
 func (c *Coordinator[V]) broadcast(kind shard.Kind, ts uint64) error {
+	return c.broadcastEach(kind, func(int) uint64 { return ts })
+}
+
+// broadcastEach is broadcast with timestamp tsOf(i) for shard i.
+func (c *Coordinator[V]) broadcastEach(kind shard.Kind, tsOf func(i int) uint64) error {
 	reqs := make([]*shard.Request[V], len(c.shards))
 	for i, s := range c.shards {
 		r := c.getReq()
-		r.Kind, r.TS = kind, ts
+		r.Kind, r.TS = kind, tsOf(i)
 		reqs[i] = r
 		s.Send(r)
 	}

@@ -3,7 +3,6 @@ package runner
 import (
 	"errors"
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/fluxmap/fluxmap/benchmarks/internal/stores"
@@ -42,19 +41,11 @@ func MeasureLoad(p LoadParams) (LoadResult, error) {
 		res.NA = "no " + p.Durability.String() + " mode"
 		return res, nil
 	}
-	dir := ""
-	if p.Durability != stores.Mem {
-		d, err := os.MkdirTemp(p.Dir, "fluxbench-load-"+p.System.Name+"-")
-		if err != nil {
-			return res, err
-		}
-		defer os.RemoveAll(d)
-		dir = d
-	}
-	st, err := p.System.Open(stores.Config{Shards: p.Shards, Durability: p.Durability, Dir: dir})
+	st, cleanup, err := openStore(p.System, stores.Config{Shards: p.Shards, Durability: p.Durability}, p.Dir, "fluxbench-load-")
 	if err != nil {
-		return res, fmt.Errorf("%s: open: %w", p.System.Name, err)
+		return res, err
 	}
+	defer cleanup()
 	val := value(p.ValueSize)
 	start := time.Now()
 	err = st.Load(p.Keys, func(i int) string { return workload.KeyName(uint64(i)) }, val)

@@ -117,19 +117,11 @@ func Run(p Params) (Result, error) {
 		res.NA = na
 		return res, nil
 	}
-	dir := ""
-	if p.Durability != stores.Mem {
-		d, err := os.MkdirTemp(p.Dir, "fluxbench-"+p.System.Name+"-")
-		if err != nil {
-			return res, err
-		}
-		defer os.RemoveAll(d)
-		dir = d
-	}
-	st, err := p.System.Open(stores.Config{Shards: p.Shards, Durability: p.Durability, Dir: dir})
+	st, cleanup, err := openStore(p.System, stores.Config{Shards: p.Shards, Durability: p.Durability}, p.Dir, "fluxbench-")
 	if err != nil {
-		return res, fmt.Errorf("%s: open: %w", p.System.Name, err)
+		return res, err
 	}
+	defer cleanup()
 	ks := workload.NewKeyspace(p.Keys)
 	if p.Spec.Accounts {
 		err = st.LoadAccounts(p.Keys, ks.LoadedKey, workload.StartBalance)
@@ -290,4 +282,22 @@ func Median(runs []Result) Result {
 		m.Note = spread + "; " + m.Note
 	}
 	return m
+}
+
+// openStore opens sys with cfg; a durable store gets a new temporary
+// directory under parent, named by prefix and the system, which the
+// returned cleanup removes (call it after closing the store).
+func openStore(sys stores.System, cfg stores.Config, parent, prefix string) (st stores.Store, cleanup func(), err error) {
+	cleanup = func() {}
+	if cfg.Durability != stores.Mem {
+		if cfg.Dir, err = os.MkdirTemp(parent, prefix+sys.Name+"-"); err != nil {
+			return nil, nil, err
+		}
+		cleanup = func() { os.RemoveAll(cfg.Dir) }
+	}
+	if st, err = sys.Open(cfg); err != nil {
+		cleanup()
+		return nil, nil, fmt.Errorf("%s: open: %w", sys.Name, err)
+	}
+	return st, cleanup, nil
 }
